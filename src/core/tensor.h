@@ -1,0 +1,51 @@
+// Non-owning tensor views. Shapes are written outermost first, like numpy:
+// a weight matrix with `rows` outputs of `cols` inputs has shape {rows, cols}.
+// (GGUF lists dimensions innermost first; io/ reverses them on load.)
+// Strides are in bytes. Quantized formats are addressed by rows: a row of
+// `cols` elements takes formats::row_bytes(format, cols) bytes.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace nb {
+
+// Identifier of a weight/activation format. The meaning of each id (block
+// size, bytes, reference codecs) lives only in the formats/ table.
+enum class FormatId : uint16_t {
+  F32 = 0,
+  F16,
+  BF16,
+  Q8_0,
+  Q4_0,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  Q8_K,    // activation format for K-quant dots (llama.cpp's block_q8_K)
+  I8_ROW,  // int8 values with one fp32 scale per row (per-token activations)
+  kCount
+};
+
+constexpr int kMaxDims = 4;
+
+struct TensorView {
+  FormatId format = FormatId::F32;
+  int ndim = 0;
+  int64_t shape[kMaxDims] = {0, 0, 0, 0};
+  int64_t stride[kMaxDims] = {0, 0, 0, 0};  // bytes; stride[ndim-1] unused for blocked formats
+  void* data = nullptr;
+
+  int64_t rows() const { return ndim <= 1 ? 1 : shape[0]; }  // for 2-D weights
+  int64_t cols() const { return ndim == 0 ? 1 : shape[ndim - 1]; }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; ++i) n *= shape[i];
+    return n;
+  }
+  template <class T = void>
+  T* row(int64_t r) const { return reinterpret_cast<T*>(static_cast<char*>(data) + r * stride[0]); }
+};
+
+std::string shape_string(const TensorView& t);  // "[rows, cols]"
+
+}  // namespace nb

@@ -1,0 +1,42 @@
+// The (ISA, format) -> kernel table, filled once at start-up from the CPU
+// features present. `nibble inspect --system` prints what was chosen.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace nb::kernels {
+
+// Rows [r0, r1) of Y = W X for T activation rows already in W's dot format.
+// w: row r at w + r * w_row_bytes. xq: row t at xq + t * xq_row_bytes.
+// y: element (t, r) at y[t * y_stride + r].
+using MatmulRowsFn = void (*)(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                              const void* xq, size_t xq_row_bytes, int64_t T, float* y, int64_t y_stride);
+// Convert n fp32 values to an activation format (F32, Q8_0, Q8_K, ...).
+using QuantizeRowFn = void (*)(const float* x, void* dst, int64_t n);
+
+struct KernelTable {
+  std::string isa = "scalar";                 // e.g. "avx512-vnni"
+  MatmulRowsFn matmul[size_t(FormatId::kCount)] = {};
+  const char* matmul_isa[size_t(FormatId::kCount)] = {};  // who provided each entry
+  QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
+  void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;
+  void (*softmax)(float* x, int64_t n) = nullptr;
+  void (*swiglu)(float* out, const float* gate, const float* up, int64_t n) = nullptr;
+  float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
+  void (*axpy_f32)(float* y, float a, const float* x, int64_t n) = nullptr;  // y += a * x
+};
+
+// The scalar table (ref/): the oracle.
+const KernelTable& reference_table();
+// The table in use: reference entries overwritten by the best ISA available.
+const KernelTable& active_table();
+// Force a table by name ("scalar", "avx2", "avx512", ...) for tests/benchmarks;
+// returns false if that ISA is not available on this CPU.
+bool select_isa(const std::string& isa);
+// ISAs compiled in and supported by this CPU, best last.
+std::string available_isas();
+
+}  // namespace nb::kernels

@@ -1,0 +1,54 @@
+// The op interface. Models call these; they never see SIMD. Each op has a
+// scalar reference in ref/ and optimized versions in cpu/, chosen once at
+// start-up from the CPU's features (see dispatch.h). All ops split work by
+// output rows, so results do not depend on the thread count.
+#pragma once
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+
+namespace nb::kernels {
+
+enum class RopeStyle : uint8_t {
+  Interleaved,  // rotate pairs (2i, 2i+1): llama2.c, GGUF `llama`
+  HalfSplit,    // rotate pairs (i, i + rot_dim/2): Hugging Face `rotate_half`
+};
+
+// Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.rows().
+// W is 2-D with contiguous rows in any format with a dot; X is fp32 [T, W.cols()]
+// (row stride x_stride floats); Y is fp32 with row stride y_stride floats.
+// X is converted to W's dot format (e.g. Q8_0 blocks for Q4_0 weights) first.
+void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
+            ThreadPool& pool);
+inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& pool) {
+  matmul(W, x, W.cols(), 1, y, W.rows(), pool);
+}
+
+// out = x / sqrt(mean(x^2) + eps) * w   (fp32; out may alias x)
+void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps);
+
+// Rotate the first rot_dim dims of each of n_heads heads (head_dim apart) of x
+// for position pos, frequencies theta^(-2i/rot_dim).
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos, float theta, RopeStyle style);
+
+void softmax(float* x, int64_t n);  // in place, max-subtracted
+
+// out[i] = silu(gate[i]) * up[i]   (out may alias gate)
+void swiglu(float* out, const float* gate, const float* up, int64_t n);
+
+// One query position of causal attention with grouped KV heads.
+// q: [n_heads * head_dim]. k_cache/v_cache: n_ctx rows of [n_kv_heads * head_dim]
+// fp32 (row stride kv_stride floats); positions 0..n_ctx-1 are attended.
+// out: [n_heads * head_dim]. scratch: at least n_ctx floats per thread.
+// Heads are split over the pool.
+void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t n_heads,
+               int64_t n_kv_heads, int64_t head_dim, int64_t n_ctx, int64_t kv_stride, float* scratch,
+               ThreadPool& pool);
+
+// out = row `id` of table (any format), as fp32.
+void embedding(const TensorView& table, int64_t id, float* out);
+
+int64_t argmax(const float* x, int64_t n);  // first index of the maximum
+
+}  // namespace nb::kernels
