@@ -1,0 +1,11 @@
+// Optimized CPU kernels. Each ISA file fills the entries it implements; the
+// dispatcher (kernels/dispatch.cpp) calls these only when the CPU has the ISA.
+#pragma once
+#include "kernels/dispatch.h"
+
+namespace nb::kernels {
+
+void register_avx2(KernelTable& t);    // AVX2 + FMA + F16C
+void register_avx512(KernelTable& t);  // AVX-512 F/BW/VL/DQ + VNNI (+ BF16 where used)
+
+}  // namespace nb::kernels
