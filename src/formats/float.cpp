@@ -1,0 +1,68 @@
+// F32, F16, BF16: one element per "block"; dots take fp32 activations and
+// accumulate in fp32, element by element in order.
+#include <cstring>
+
+#include "core/half.h"
+#include "formats/rows.h"
+
+namespace nb::formats {
+namespace {
+
+void f32_to_float(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
+void f32_from_float(const float* src, void* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
+float f32_dot(const void* w, const void* a, int64_t n) {
+  const float* x = static_cast<const float*>(w);
+  const float* y = static_cast<const float*>(a);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += x[i] * y[i];
+  return sum;
+}
+
+void f16_to_float(const void* src, float* dst, int64_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(h[i]);
+}
+void f16_from_float(const float* src, void* dst, int64_t n) {
+  uint16_t* h = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) h[i] = f32_to_fp16(src[i]);
+}
+float f16_dot(const void* w, const void* a, int64_t n) {
+  const uint16_t* x = static_cast<const uint16_t*>(w);
+  const float* y = static_cast<const float*>(a);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += fp16_to_f32(x[i]) * y[i];
+  return sum;
+}
+
+void bf16_to_float(const void* src, float* dst, int64_t n) {
+  const uint16_t* b = static_cast<const uint16_t*>(src);
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(b[i]);
+}
+void bf16_from_float(const float* src, void* dst, int64_t n) {
+  uint16_t* b = static_cast<uint16_t*>(dst);
+  for (int64_t i = 0; i < n; ++i) b[i] = f32_to_bf16(src[i]);
+}
+float bf16_dot(const void* w, const void* a, int64_t n) {
+  const uint16_t* x = static_cast<const uint16_t*>(w);
+  const float* y = static_cast<const float*>(a);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(x[i]) * y[i];
+  return sum;
+}
+
+}  // namespace
+
+namespace rows {
+
+FormatTraits f32() {
+  return {FormatId::F32, "f32", 0, 1, 4, 0, FormatId::F32, f32_to_float, f32_from_float, f32_dot};
+}
+FormatTraits f16() {
+  return {FormatId::F16, "f16", 1, 1, 2, 0, FormatId::F32, f16_to_float, f16_from_float, f16_dot};
+}
+FormatTraits bf16() {
+  return {FormatId::BF16, "bf16", 30, 1, 2, 0, FormatId::F32, bf16_to_float, bf16_from_float, bf16_dot};
+}
+
+}  // namespace rows
+}  // namespace nb::formats

@@ -1,0 +1,20 @@
+// Private to formats/: one function per table row, defined in the family files
+// (float.cpp, q8_0.cpp, ...). table.cpp places each row at its FormatId.
+// Adding a format: write its family file, declare its row here, list it in table.cpp.
+#pragma once
+#include "formats/format.h"
+
+namespace nb::formats::rows {
+
+FormatTraits f32();
+FormatTraits f16();
+FormatTraits bf16();
+FormatTraits q8_0();
+FormatTraits q4_0();
+FormatTraits q4_k();
+FormatTraits q5_k();
+FormatTraits q6_k();
+FormatTraits q8_k();
+FormatTraits i8_row();
+
+}  // namespace nb::formats::rows

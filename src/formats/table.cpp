@@ -1,0 +1,93 @@
+// The format table: rows indexed by FormatId, lookups by GGUF id and by name,
+// and the row-size arithmetic every loader and kernel relies on.
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+
+#include "formats/format.h"
+#include "formats/rows.h"
+
+namespace nb::formats {
+namespace {
+
+constexpr size_t kCount = size_t(FormatId::kCount);
+using Table = std::array<FormatTraits, kCount>;
+
+Table build_table() {
+  const FormatTraits all[] = {
+      rows::f32(),  rows::f16(),  rows::bf16(), rows::q8_0(), rows::q4_0(),
+      rows::q4_k(), rows::q5_k(), rows::q6_k(), rows::q8_k(), rows::i8_row(),
+  };
+  Table t{};
+  std::array<bool, kCount> filled{};
+  for (const FormatTraits& row : all) {
+    const size_t i = size_t(row.id);
+    if (i >= kCount || filled[i]) {
+      std::fprintf(stderr, "nibble: format table: row '%s' has a bad or duplicate id\n", row.name);
+      std::abort();
+    }
+    t[i] = row;
+    filled[i] = true;
+  }
+  // A FormatId without a row would make traits() return garbage; catch it at
+  // the first use rather than in some kernel.
+  for (size_t i = 0; i < kCount; ++i) {
+    if (!filled[i]) {
+      std::fprintf(stderr, "nibble: format table: FormatId %zu has no row\n", i);
+      std::abort();
+    }
+  }
+  return t;
+}
+
+const Table& table() {
+  static const Table t = build_table();
+  return t;
+}
+
+}  // namespace
+
+const FormatTraits& traits(FormatId id) {
+  const size_t i = size_t(id);
+  if (i >= kCount) {
+    std::fprintf(stderr, "nibble: traits(): FormatId %zu out of range\n", i);
+    std::abort();
+  }
+  return table()[i];
+}
+
+const FormatTraits* find_by_gguf_type(uint32_t gguf_type) {
+  for (const FormatTraits& row : table())
+    if (row.gguf_type >= 0 && uint32_t(row.gguf_type) == gguf_type) return &row;
+  return nullptr;
+}
+
+const FormatTraits* find_by_name(std::string_view name) {
+  for (const FormatTraits& row : table()) {
+    std::string_view want(row.name);
+    if (want.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < name.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(name[i])) == want[i];
+    if (same) return &row;
+  }
+  return nullptr;
+}
+
+size_t row_bytes(FormatId id, int64_t n) {
+  const FormatTraits& t = traits(id);
+  return size_t(n / t.block_size) * t.block_bytes + t.row_overhead;
+}
+
+Status check_row(FormatId id, int64_t n, const char* what) {
+  const FormatTraits& t = traits(id);
+  if (n <= 0 || n % t.block_size != 0) {
+    return Status::Error(strfmt("%s: format %s needs a row length that is a positive multiple of its block size %lld, "
+                                "but the row has %lld elements",
+                                what, t.name, static_cast<long long>(t.block_size), static_cast<long long>(n)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace nb::formats

@@ -1,0 +1,124 @@
+// The ops of ops.h on top of the active kernel table. Work is split by output
+// rows (matmul) or heads (attention), never inside one output, so results do
+// not depend on the thread count.
+#include "kernels/ops.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "formats/format.h"
+#include "kernels/dispatch.h"
+
+namespace nb::kernels {
+namespace {
+
+// Weight rows per scheduling unit of matmul: large enough that each thread
+// streams whole cache lines of weights, small enough to balance decode.
+constexpr int64_t kMatmulGrainRows = 16;
+
+[[noreturn]] void fail(const char* what, const TensorView& W) {
+  std::fprintf(stderr, "nibble: %s (weight format %s, shape %s)\n", what, formats::traits(W.format).name,
+               shape_string(W).c_str());
+  std::abort();
+}
+
+}  // namespace
+
+void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
+            ThreadPool& pool) {
+  const KernelTable& tab = active_table();
+  const formats::FormatTraits& wt = formats::traits(W.format);
+  const int64_t k = W.cols();
+  // The model loader checks every weight's format and shape before the first
+  // forward pass, so reaching either branch is a programming error, not bad input.
+  const MatmulRowsFn fn = tab.matmul[size_t(W.format)];
+  if (fn == nullptr) fail("matmul: no kernel for this weight format", W);
+  if (k <= 0 || k % wt.block_size != 0) fail("matmul: row length is not a whole number of blocks", W);
+  if (T <= 0) return;
+
+  const size_t w_row_bytes = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
+
+  // Activations in W's dot format. fp32 dots read X in place; others are
+  // converted into a per-thread scratch that grows to the largest batch seen.
+  const void* xq = X;
+  size_t xq_row_bytes = size_t(x_stride) * sizeof(float);
+  const FormatId at = wt.dot_type;
+  if (at != FormatId::F32) {
+    const QuantizeRowFn quantize = tab.quantize[size_t(at)];
+    if (quantize == nullptr) fail("matmul: no activation quantizer for this weight format's dot type", W);
+    xq_row_bytes = formats::row_bytes(at, k);
+    thread_local std::vector<unsigned char> scratch;
+    if (scratch.size() < xq_row_bytes * size_t(T)) scratch.resize(xq_row_bytes * size_t(T));
+    unsigned char* dst = scratch.data();
+    pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) quantize(X + t * x_stride, dst + size_t(t) * xq_row_bytes, k);
+    });
+    xq = dst;
+  }
+
+  pool.parallel_for(
+      W.rows(),
+      [&](int64_t r0, int64_t r1, int) { fn(W.data, w_row_bytes, r0, r1, k, xq, xq_row_bytes, T, Y, y_stride); },
+      kMatmulGrainRows);
+}
+
+void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
+  active_table().rmsnorm(out, x, w, n, eps);
+}
+
+void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t pos, float theta, RopeStyle style) {
+  const int64_t half = rot_dim / 2;
+  for (int64_t i = 0; i < half; ++i) {
+    // Same float expressions as llama2.c, so positions rotate bit-identically.
+    const float freq = 1.0f / std::pow(theta, float(2 * i) / float(rot_dim));
+    const float val = float(pos) * freq;
+    const float c = std::cos(val), s = std::sin(val);
+    const int64_t a = style == RopeStyle::Interleaved ? 2 * i : i;
+    const int64_t b = style == RopeStyle::Interleaved ? 2 * i + 1 : i + half;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* v = x + h * head_dim;
+      const float v0 = v[a], v1 = v[b];
+      v[a] = v0 * c - v1 * s;
+      v[b] = v0 * s + v1 * c;
+    }
+  }
+}
+
+void softmax(float* x, int64_t n) { active_table().softmax(x, n); }
+
+void swiglu(float* out, const float* gate, const float* up, int64_t n) { active_table().swiglu(out, gate, up, n); }
+
+void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t n_heads,
+               int64_t n_kv_heads, int64_t head_dim, int64_t n_ctx, int64_t kv_stride, float* scratch,
+               ThreadPool& pool) {
+  const KernelTable& tab = active_table();
+  const int64_t group = n_heads / n_kv_heads;  // query heads sharing one KV head
+  const float scale = std::sqrt(float(head_dim));
+  pool.parallel_for(n_heads, [&](int64_t h0, int64_t h1, int thread) {
+    float* scores = scratch + int64_t(thread) * n_ctx;  // thread i owns scratch[i*n_ctx, (i+1)*n_ctx)
+    for (int64_t h = h0; h < h1; ++h) {
+      const float* qh = q + h * head_dim;
+      const int64_t kv_off = (h / group) * head_dim;
+      for (int64_t t = 0; t < n_ctx; ++t) scores[t] = tab.dot_f32(qh, k_cache + t * kv_stride + kv_off, head_dim) / scale;
+      tab.softmax(scores, n_ctx);
+      float* oh = out + h * head_dim;
+      for (int64_t d = 0; d < head_dim; ++d) oh[d] = 0.0f;
+      for (int64_t t = 0; t < n_ctx; ++t) tab.axpy_f32(oh, scores[t], v_cache + t * kv_stride + kv_off, head_dim);
+    }
+  });
+}
+
+void embedding(const TensorView& table, int64_t id, float* out) {
+  formats::traits(table.format).to_float(table.row<const char>(id), out, table.cols());
+}
+
+int64_t argmax(const float* x, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (x[i] > x[best]) best = i;
+  return best;
+}
+
+}  // namespace nb::kernels
