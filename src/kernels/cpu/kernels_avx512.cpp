@@ -1,0 +1,815 @@
+// AVX-512 kernels (F/BW/VL/DQ + VNNI). Everything here is internal to this
+// file: helpers shared with other files would be emitted with AVX-512 code and
+// could be picked by the linker for AVX2-only machines (see scratch.h).
+//
+// Layout of the work (both matmul families):
+//  * T == 1 (decode): stream each weight row once, several rows in flight,
+//    software prefetch ahead of the loads; memory bound.
+//  * T > 1 (prefill): a block of weight rows that fits in L2 is visited once
+//    per tile of tokens, and inside the micro-kernel each weight vector loaded
+//    is used for every token of the tile (and each activation vector for every
+//    row of the tile); compute bound.
+//
+// Determinism: every output (t, r) is accumulated in its own vector register,
+// lane by lane, in increasing k, with the same instructions whichever tile
+// shape or T computes it, and then reduced by one fixed tree. So T = 1 and
+// T > 1 give bit-identical outputs, for float and integer formats alike.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "formats/blocks.h"
+#include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/scratch.h"
+
+// GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
+// _mm*_undefined_* temporaries (casts, set1); the warnings are false positives.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace nb::kernels {
+namespace {
+
+using formats::BlockQ4_0;
+using formats::BlockQ4_K;
+using formats::BlockQ5_K;
+using formats::BlockQ6_K;
+using formats::BlockQ8_0;
+using formats::BlockQ8_K;
+using formats::kQK8_0;
+using formats::kQK_K;
+
+constexpr const char* kIsa = "avx512-vnni";
+
+inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// Fixed reduction trees (the order is part of the result's definition).
+inline float hsum512(__m512 v) {
+  __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  b = _mm_add_ss(b, _mm_movehdup_ps(b));
+  return _mm_cvtss_f32(b);
+}
+inline float hsum256(__m256 a) {
+  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
+  b = _mm_add_ss(b, _mm_movehdup_ps(b));
+  return _mm_cvtss_f32(b);
+}
+
+inline void prefetch_range(const char* p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
+// How far ahead (bytes) decode prefetches each weight row: enough to cover
+// memory latency at a few rows in flight.
+#ifndef NIBBLE_PREFETCH_AHEAD
+#define NIBBLE_PREFETCH_AHEAD 512  // bytes; tuned on SPR: 512 beat 0, 1024, 2048, 4096
+#endif
+constexpr size_t kPrefetchAhead = NIBBLE_PREFETCH_AHEAD;
+// Weight bytes of one prefill row block; the block is re-read from L2 by each
+// token tile.
+constexpr size_t kRowBlockBytes = 512 * 1024;
+
+inline int64_t row_block(size_t bytes_per_row, int64_t multiple) {
+  int64_t rb = int64_t(kRowBlockBytes / (bytes_per_row ? bytes_per_row : 1));
+  rb = rb / multiple * multiple;
+  return rb < multiple ? multiple : rb;
+}
+
+// ============================================================================
+// F32 / F16 / BF16 weights x fp32 activations.
+// Order per output: lane j (of 16) adds w[i] * x[i] for i = j, j+16, j+32, ...
+// with one FMA each (the last partial vector is a masked load reading zeros),
+// then hsum512. Independent of T and of the tile.
+// ============================================================================
+struct F32W {
+  static constexpr size_t kBytes = 4;
+  static __m512 load(const char* p, int64_t i) { return _mm512_loadu_ps(reinterpret_cast<const float*>(p) + i); }
+  static __m512 loadm(const char* p, int64_t i, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(p) + i);
+  }
+};
+struct F16W {
+  static constexpr size_t kBytes = 2;
+  static __m512 load(const char* p, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i)));
+  }
+  static __m512 loadm(const char* p, int64_t i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p + 2 * i));
+  }
+};
+struct BF16W {
+  static constexpr size_t kBytes = 2;
+  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+  static __m512 load(const char* p, int64_t i) {
+    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i)));
+  }
+  static __m512 loadm(const char* p, int64_t i, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p + 2 * i)); }
+};
+
+// R rows x C tokens; w: first row, x: first token, y: &Y[t0, r].
+template <class L, int R, int C>
+void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb, float* y, int64_t ys) {
+  __m512 acc[R][C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= k; i += 16) {
+    __m512 wv[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      if (C == 1) _mm_prefetch(w + r * wrb + (i * L::kBytes) + kPrefetchAhead, _MM_HINT_T0);
+      wv[r] = L::load(w + r * wrb, i);
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) {
+      const __m512 xv = _mm512_loadu_ps(reinterpret_cast<const float*>(x + c * xrb) + i);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
+    }
+  }
+  if (i < k) {
+    const __mmask16 m = __mmask16((1u << (k - i)) - 1);
+    __m512 wv[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) wv[r] = L::loadm(w + r * wrb, i, m);
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(x + c * xrb) + i);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) y[c * ys + r] = hsum512(acc[r][c]);
+}
+
+template <class L, int R>
+void float_tile_c(int c, const char* w, size_t wrb, int64_t k, const char* x, size_t xrb, float* y, int64_t ys) {
+  switch (c) {
+    case 1: return float_tile<L, R, 1>(w, wrb, k, x, xrb, y, ys);
+    case 2: return float_tile<L, R, 2>(w, wrb, k, x, xrb, y, ys);
+    case 3: return float_tile<L, R, 3>(w, wrb, k, x, xrb, y, ys);
+    default: return float_tile<L, R, 4>(w, wrb, k, x, xrb, y, ys);
+  }
+}
+
+template <class L>
+void matmul_float(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb,
+                  int64_t T, float* y, int64_t ys) {
+  const char* w = static_cast<const char*>(wv);
+  const char* x = static_cast<const char*>(xv);
+  if (T == 1) {
+    int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) float_tile<L, 4, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys);
+    for (; r < r1; ++r) float_tile<L, 1, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys);
+    return;
+  }
+  constexpr int R = 4, C = 4;
+  const int64_t rb = row_block(wrb, R);
+  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+    const int64_t b1 = b0 + rb < r1 ? b0 + rb : r1;
+    for (int64_t t = 0; t < T; t += C) {
+      const int c = int(T - t < C ? T - t : C);
+      int64_t r = b0;
+      for (; r + R <= b1; r += R) float_tile_c<L, R>(c, w + r * wrb, wrb, k, x + t * xrb, xrb, y + t * ys + r, ys);
+      for (; r < b1; ++r) float_tile_c<L, 1>(c, w + r * wrb, wrb, k, x + t * xrb, xrb, y + t * ys + r, ys);
+    }
+  }
+}
+
+// ============================================================================
+// Q8_0 / Q4_0 weights x Q8_0 activations (VNNI).
+//
+// vpdpbusd multiplies unsigned by signed bytes. The weights take the unsigned
+// side with an offset (Q8_0: w + 128, one xor; Q4_0: the 4-bit code itself,
+// i.e. (w - 8) + 8), the activations the signed side unchanged, and each
+// int32 lane starts from -offset * (sum of its 4 activation bytes), computed
+// once per token. So every lane holds the exact int32 sum of its 4 products
+// w * x, for any int8 weights (-128 included) and any int8 activations, and
+// the per-row work is only unpacking.
+//
+// Two blocks are processed per zmm: lanes 0..7 block b, lanes 8..15 block b+1.
+// Per block pair and output: s = dpbusd(corr, u, x); acc += float(s) * (dw*dx)
+// with dw, dx each broadcast over the 8 lanes of their block. An odd last
+// block is a pair whose second half has x = 0, dx = 0, corr = 0 and dw = 0.
+// ============================================================================
+struct WPair {
+  __m512i u;   // unsigned weight bytes (offset form), 2 blocks
+  __m512 dw;   // [dw_b x8 | dw_b+1 x8]
+};
+
+// fp16 word `lo` broadcast to lanes 0..7 and word `hi` to 8..15, as fp32.
+inline __m512 pair_scale(__m512i raw, int lo, int hi) {
+  const __m512i idx = _mm512_castsi256_si512(
+      _mm256_mask_blend_epi16(0xFF00, _mm256_set1_epi16(short(lo)), _mm256_set1_epi16(short(hi))));
+  return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, raw)));
+}
+
+struct Q8_0W {
+  using Block = BlockQ8_0;
+  static constexpr int kOffset = 128;
+  static WPair prep(const BlockQ8_0* b, bool two) {
+    // The 64 bytes from the pair's start hold d_b (word 0) and d_b+1 (word 17).
+    const __m512i raw = two ? _mm512_loadu_si512(b) : _mm512_maskz_loadu_epi8(0x3FFFFFFFFull, b);
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
+    const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)) : _mm256_setzero_si256();
+    WPair p;
+    p.u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(char(0x80)));
+    p.dw = pair_scale(raw, 0, 17);
+    return p;
+  }
+};
+
+struct Q4_0W {
+  using Block = BlockQ4_0;
+  static constexpr int kOffset = 8;
+  static WPair prep(const BlockQ4_0* b, bool two) {
+    // 36 bytes: d_b (word 0), qs_b (words 1..8), d_b+1 (word 9), qs_b+1 (10..17).
+    // Masked load: never reads past the pair (the row may end there).
+    const __m512i raw = _mm512_maskz_loadu_epi8(two ? 0xFFFFFFFFFull : 0x3FFFFull, b);
+    // 128-bit lanes [qs_b, qs_b, qs_b+1, qs_b+1]; odd lanes shift right by 4,
+    // so each lane's low nibbles are values 0..15 / 16..31 of its block.
+    const __m512i idx = _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 17, 16, 15, 14, 13, 12, 11, 10,  //
+                                         8, 7, 6, 5, 4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i qq = _mm512_permutexvar_epi16(idx, raw);
+    WPair p;
+    p.u = _mm512_and_si512(_mm512_srlv_epi64(qq, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0F));
+    p.dw = pair_scale(raw, 0, 9);
+    return p;
+  }
+};
+
+inline __m512 qstep(__m512 acc, const WPair& p, __m512i corr, __m512i x, __m512 dx) {
+  const __m512i s = _mm512_dpbusd_epi32(corr, p.u, x);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(p.dw, dx), acc);
+}
+
+// Packed activations: per token, per block pair, 64 bytes x, 16 floats
+// [dx_b x8 | dx_b+1 x8], 16 int32 -offset * (sum of each lane's 4 x).
+constexpr size_t kXPair = 192;
+
+template <class F>
+void pack_x_q8_0(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst) {
+  const int64_t np = (nb + 1) / 2;
+  const __m512i off = _mm512_set1_epi8(char(F::kOffset));
+  for (int64_t t = 0; t < T; ++t) {
+    const BlockQ8_0* xb = reinterpret_cast<const BlockQ8_0*>(xq + t * xrb);
+    uint8_t* d = dst + size_t(t * np) * kXPair;
+    for (int64_t p = 0; p < np; ++p) {
+      const bool two = 2 * p + 1 < nb;
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p].qs));
+      const __m256i hi =
+          two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1].qs)) : _mm256_setzero_si256();
+      const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      _mm512_store_si512(d + p * kXPair, x);
+      const float d0 = h2f(xb[2 * p].d), d1 = two ? h2f(xb[2 * p + 1].d) : 0.0f;
+      _mm512_store_ps(d + p * kXPair + 64, _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1)));
+      const __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x);  // offset * sum of 4 x
+      _mm512_store_si512(d + p * kXPair + 128, _mm512_sub_epi32(_mm512_setzero_si512(), sx));
+    }
+  }
+}
+
+// Decode: R rows against one packed token, weights read straight from the file layout.
+template <class F, int R>
+void q_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y) {
+  using Block = typename F::Block;
+  __m512 acc[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const int64_t full = nb / 2;
+  for (int64_t p = 0; p < full; ++p) {
+    const __m512i x = _mm512_load_si512(xp + p * kXPair);
+    const __m512 dx = _mm512_load_ps(xp + p * kXPair + 64);
+    const __m512i corr = _mm512_load_si512(xp + p * kXPair + 128);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const Block* b = reinterpret_cast<const Block*>(w + r * wrb) + 2 * p;
+      prefetch_range(reinterpret_cast<const char*>(b) + kPrefetchAhead, 2 * sizeof(Block) > 64 ? 128 : 64);
+      acc[r] = qstep(acc[r], F::prep(b, true), corr, x, dx);
+    }
+  }
+  if (nb & 1) {
+    const __m512i x = _mm512_load_si512(xp + full * kXPair);
+    const __m512 dx = _mm512_load_ps(xp + full * kXPair + 64);
+    const __m512i corr = _mm512_load_si512(xp + full * kXPair + 128);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+      acc[r] = qstep(acc[r], F::prep(reinterpret_cast<const Block*>(w + r * wrb) + 2 * full, false), corr, x, dx);
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) y[r] = hsum512(acc[r]);
+}
+
+// Packed weights (prefill): per row, per pair, 64 B u, 64 B dw.
+constexpr size_t kWPair = 128;
+
+template <class F>
+void pack_w(const char* w, size_t wrb, int64_t rows, int64_t nb, uint8_t* dst) {
+  using Block = typename F::Block;
+  const int64_t np = (nb + 1) / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    const Block* b = reinterpret_cast<const Block*>(w + r * wrb);
+    uint8_t* d = dst + size_t(r * np) * kWPair;
+    for (int64_t p = 0; p < np; ++p) {
+      const WPair q = F::prep(b + 2 * p, 2 * p + 1 < nb);
+      _mm512_store_si512(d + p * kWPair, q.u);
+      _mm512_store_ps(d + p * kWPair + 64, q.dw);
+    }
+  }
+}
+
+// Prefill micro-kernel: R packed rows x C packed tokens over pairs [p0, p1).
+// The accumulators live in `accs` between k-chunks (stored and reloaded
+// unchanged, so chunking does not change any result).
+template <int R, int C>
+void q_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t p0, int64_t p1,
+                   float* accs) {
+  __m512 acc[R][C];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_load_ps(accs + (r * C + c) * 16);
+  for (int64_t p = p0; p < p1; ++p) {
+    WPair wq[R];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* q = wp + r * w_row + p * kWPair;
+      wq[r].u = _mm512_load_si512(q);
+      wq[r].dw = _mm512_load_ps(q + 64);
+    }
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* a = xp + c * x_tok + p * kXPair;
+      const __m512i x = _mm512_load_si512(a);
+      const __m512 dx = _mm512_load_ps(a + 64);
+      const __m512i corr = _mm512_load_si512(a + 128);
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) acc[r][c] = qstep(acc[r][c], wq[r], corr, x, dx);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
+    for (int c = 0; c < C; ++c) _mm512_store_ps(accs + (r * C + c) * 16, acc[r][c]);
+}
+
+template <int R>
+void q_tile_packed_c(int c, const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t p0, int64_t p1,
+                     float* accs) {
+  switch (c) {
+    case 1: return q_tile_packed<R, 1>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 2: return q_tile_packed<R, 2>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 3: return q_tile_packed<R, 3>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 4: return q_tile_packed<R, 4>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 5: return q_tile_packed<R, 5>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 6: return q_tile_packed<R, 6>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 7: return q_tile_packed<R, 7>(wp, w_row, xp, x_tok, p0, p1, accs);
+    default: return q_tile_packed<R, 8>(wp, w_row, xp, x_tok, p0, p1, accs);
+  }
+}
+
+template <class F>
+void matmul_q(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
+              float* y, int64_t ys) {
+  const char* w = static_cast<const char*>(wv);
+  const int64_t nb = k / kQK8_0, np = (nb + 1) / 2;
+  const size_t x_tok = size_t(np) * kXPair;
+  uint8_t* xp = static_cast<uint8_t*>(cpu::scratch(0, x_tok * size_t(T)));
+  pack_x_q8_0<F>(static_cast<const char*>(xv), xrb, T, nb, xp);
+
+  if (T == 1) {
+    constexpr int R = 4;
+    int64_t r = r0;
+    for (; r + R <= r1; r += R) q_rows_direct<F, R>(w + r * wrb, wrb, nb, xp, y + r);
+    for (; r < r1; ++r) q_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r);
+    return;
+  }
+
+  // Prefill. Loops: row block (packed once, stays in L2) > token tile of C >
+  // k-chunk of KC pairs (the tile's activations for the chunk stay in L1) >
+  // row pair. Every output still adds its pairs in increasing order.
+  constexpr int R = 2, C = 8;
+  constexpr int64_t KC = 16;
+  const size_t w_row = size_t(np) * kWPair;
+  const int64_t rb = row_block(w_row, R);
+  uint8_t* wp = static_cast<uint8_t*>(cpu::scratch(1, w_row * size_t(rb)));
+  float* accs = static_cast<float*>(cpu::scratch(2, size_t(rb) * C * 16 * sizeof(float)));
+  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+    const int64_t nr = b0 + rb < r1 ? rb : r1 - b0;
+    pack_w<F>(w + b0 * wrb, wrb, nr, nb, wp);
+    for (int64_t t = 0; t < T; t += C) {
+      const int c = int(T - t < C ? T - t : C);
+      std::memset(accs, 0, size_t(nr) * C * 16 * sizeof(float));
+      for (int64_t p0 = 0; p0 < np; p0 += KC) {
+        const int64_t p1 = p0 + KC < np ? p0 + KC : np;
+        int64_t r = 0;
+        for (; r + R <= nr; r += R)
+          q_tile_packed_c<R>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, p0, p1, accs + r * C * 16);
+        for (; r < nr; ++r)
+          q_tile_packed_c<1>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, p0, p1, accs + r * C * 16);
+      }
+      // accs of row r, token c sit at (r*C... ) for R-row tiles: tile rows are
+      // contiguous blocks of R*C vectors, laid out (row-in-tile, token).
+      int64_t r = 0;
+      for (; r + R <= nr; r += R)
+        for (int i = 0; i < R; ++i)
+          for (int j = 0; j < c; ++j) y[(t + j) * ys + b0 + r + i] = hsum512(_mm512_load_ps(accs + (r * C + i * c + j) * 16));
+      for (; r < nr; ++r)
+        for (int j = 0; j < c; ++j) y[(t + j) * ys + b0 + r] = hsum512(_mm512_load_ps(accs + (r * C + j) * 16));
+    }
+  }
+}
+
+// ============================================================================
+// K-quants x Q8_K. Per super-block the weights are unpacked once into four
+// zmm of 64 unsigned codes (values 64c..64c+63, the Q8_K order) and four int16
+// scale vectors; then for each token: vpmaddubsw (codes x activations; pairs
+// stay far below int16 saturation: <= 2*63*128) and vpdpwssd with the
+// sub-block scales give exact int32 lane sums. Per super-block and output:
+//   acc  += float(isum lanes) * (d * d_a)
+//   accm += float(min lanes)  * (dmin * d_a)      (Q4_K, Q5_K)
+// and y = hsum512(acc) - hsum256(accm). Q6_K folds its -32 offset into isum
+// (from bsums) before the conversion.
+// ============================================================================
+struct KUnpacked {
+  __m512i q[4];
+  __m512i sc[4];
+  __m256i m16;  // Q4_K/Q5_K: mins, each repeated for the 2 bsums of its sub-block
+  float d, dmin;
+};
+
+inline void k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, s, 4);
+  std::memcpy(&w1, s + 4, 4);
+  std::memcpy(&w2, s + 8, 4);
+  // Sub-blocks 0..3 keep 6 bits of bytes 0..3 (scales) / 4..7 (mins); 4..7
+  // take a nibble of bytes 8..11 and the top 2 bits of bytes 0..3 / 4..7.
+  const uint32_t sc_lo = w0 & 0x3f3f3f3fu, m_lo = w1 & 0x3f3f3f3fu;
+  const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
+  const uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
+  *sc = sc_lo | (uint64_t(sc_hi) << 32);
+  *mn = m_lo | (uint64_t(m_hi) << 32);
+}
+
+inline void k4_scale_vectors(const uint8_t* scales, KUnpacked& u) {
+  uint64_t sc, mn;
+  k4_scales(scales, &sc, &mn);
+  const __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
+  // sc[c]: int16 lanes 0..15 -> sub-block 2c, 16..31 -> 2c+1.
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const __m512i idx = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(short(2 * c)), _mm512_set1_epi16(short(2 * c + 1)));
+    u.sc[c] = _mm512_permutexvar_epi16(idx, s16);
+  }
+  const __m128i mb = _mm_cvtsi64_si128(int64_t(mn));
+  u.m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mb, mb));
+}
+
+inline __m512i nibbles_chunk(const uint8_t* qs) {
+  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
+  const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+  return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
+}
+
+struct Q4_KW {
+  using Block = BlockQ4_K;
+  static constexpr bool kMins = true;
+  static void unpack(const BlockQ4_K& b, KUnpacked& u) {
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) u.q[c] = nibbles_chunk(b.qs + 32 * c);
+    k4_scale_vectors(b.scales, u);
+    u.d = h2f(b.d);
+    u.dmin = h2f(b.dmin);
+  }
+};
+
+struct Q5_KW {
+  using Block = BlockQ5_K;
+  static constexpr bool kMins = true;
+  static void unpack(const BlockQ5_K& b, KUnpacked& u) {
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      // Lanes 0..31 take bit 2c of qh[l], lanes 32..63 bit 2c+1.
+      const __m512i sel = _mm512_mask_blend_epi8(0xFFFFFFFF00000000ull, _mm512_set1_epi8(char(1 << (2 * c))),
+                                                 _mm512_set1_epi8(char(1 << (2 * c + 1))));
+      const __mmask64 hi = _mm512_test_epi8_mask(qh, sel);
+      const __m512i lo = nibbles_chunk(b.qs + 32 * c);
+      u.q[c] = _mm512_mask_add_epi8(lo, hi, lo, _mm512_set1_epi8(16));
+    }
+    k4_scale_vectors(b.scales, u);
+    u.d = h2f(b.d);
+    u.dmin = h2f(b.dmin);
+  }
+};
+
+struct Q6_KW {
+  using Block = BlockQ6_K;
+  static constexpr bool kMins = false;
+  static void unpack(const BlockQ6_K& b, KUnpacked& u) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    // 16-bit shift counts per 256-bit half (see blocks.h: quarter q uses bits 2q..2q+1 of qh[l]).
+    const __m512i shl_a = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
+    const __m512i shr_b = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(0), _mm512_set1_epi16(2));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h)));
+      // values 0..63 of the half: low nibbles, qh bits (0,1) then (2,3) moved to bits 4,5
+      u.q[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl_a), m30));
+      // values 64..127: high nibbles, qh bits (4,5) then (6,7)
+      u.q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
+                                       _mm512_and_si512(_mm512_srlv_epi16(qh, shr_b), m30));
+    }
+    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
+    u.m16 = s16;  // Q6_K: the 16 sub-block scales (for the -32 fold)
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      // int16 lane l of vector i belongs to sub-block 4i + l/8.
+      const __m512i idx = _mm512_add_epi16(
+          _mm512_set1_epi16(short(4 * i)),
+          _mm512_srli_epi16(_mm512_setr_epi32(0x00010000, 0x00030002, 0x00050004, 0x00070006, 0x00090008, 0x000b000a,
+                                              0x000d000c, 0x000f000e, 0x00110010, 0x00130012, 0x00150014, 0x00170016,
+                                              0x00190018, 0x001b001a, 0x001d001c, 0x001f001e),
+                            3));
+      u.sc[i] = _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(s16));
+    }
+    u.d = h2f(b.d);
+    u.dmin = 0.0f;
+  }
+};
+
+template <class F>
+inline void k_step(const KUnpacked& u, const BlockQ8_K& a, __m512& acc, __m256& accm) {
+  __m512i isum = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int c = 0; c < 4; ++c) {
+    const __m512i av = _mm512_loadu_si512(a.qs + 64 * c);
+    isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(u.q[c], av), u.sc[c]);
+  }
+  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+  if constexpr (F::kMins) {
+    const __m256i ms = _mm256_madd_epi16(bs, u.m16);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(u.dmin * a.d), accm);
+  } else {
+    // sum_g s_g * sum((q - 32) a) = sum_g s_g * sum(q a) - 32 * sum_g s_g * bsum_g
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, u.m16), 5);
+    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
+  }
+  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(u.d * a.d), acc);
+}
+
+// R rows x C tokens over all super-blocks.
+template <class F, int R, int C>
+void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys) {
+  using Block = typename F::Block;
+  __m512 acc[R][C];
+  __m256 accm[R][C];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm512_setzero_ps();
+      accm[r][c] = _mm256_setzero_ps();
+    }
+  for (int64_t s = 0; s < nsb; ++s) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const Block* b = reinterpret_cast<const Block*>(w + r * wrb) + s;
+      if (C == 1) prefetch_range(reinterpret_cast<const char*>(b) + kPrefetchAhead, sizeof(Block));
+      KUnpacked u;
+      F::unpack(*b, u);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; ++c) k_step<F>(u, reinterpret_cast<const BlockQ8_K*>(x + c * xrb)[s], acc[r][c], accm[r][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+    for (int c = 0; c < C; ++c)
+      y[c * ys + r] = F::kMins ? hsum512(acc[r][c]) - hsum256(accm[r][c]) : hsum512(acc[r][c]);
+}
+
+template <class F>
+void k_tile_c(int c, const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys) {
+  switch (c) {
+    case 1: return k_tile<F, 1, 1>(w, wrb, nsb, x, xrb, y, ys);
+    case 2: return k_tile<F, 1, 2>(w, wrb, nsb, x, xrb, y, ys);
+    case 3: return k_tile<F, 1, 3>(w, wrb, nsb, x, xrb, y, ys);
+    default: return k_tile<F, 1, 4>(w, wrb, nsb, x, xrb, y, ys);
+  }
+}
+
+template <class F>
+void matmul_k(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
+              float* y, int64_t ys) {
+  const char* w = static_cast<const char*>(wv);
+  const char* x = static_cast<const char*>(xv);
+  const int64_t nsb = k / kQK_K;
+  if (T == 1) {
+    int64_t r = r0;
+    for (; r + 2 <= r1; r += 2) k_tile<F, 2, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys);
+    for (; r < r1; ++r) k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys);
+    return;
+  }
+  constexpr int C = 4;
+  const int64_t rb = row_block(wrb, 1);
+  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+    const int64_t b1 = b0 + rb < r1 ? b0 + rb : r1;
+    for (int64_t t = 0; t < T; t += C) {
+      const int c = int(T - t < C ? T - t : C);
+      for (int64_t r = b0; r < b1; ++r) k_tile_c<F>(c, w + r * wrb, wrb, nsb, x + t * xrb, xrb, y + t * ys + r, ys);
+    }
+  }
+}
+
+// ============================================================================
+// Activation quantizers, bit-identical to formats/q8_0.cpp and q8_k.cpp.
+// ============================================================================
+
+// roundf (ties away from zero) of values with |v| < 2^23: truncate, then step
+// away from zero when the dropped fraction (exact) is >= 0.5.
+inline __m512 round_away(__m512 v) {
+  const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+  const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+  const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+  const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+  return _mm512_mask_add_ps(t, up, t, one);
+}
+
+void quantize_q8_0(const float* x, void* dst, int64_t n) {
+  BlockQ8_0* b = static_cast<BlockQ8_0*>(dst);
+  for (int64_t i = 0; i < n / kQK8_0; ++i) {
+    const __m512 v0 = _mm512_loadu_ps(x + i * 32), v1 = _mm512_loadu_ps(x + i * 32 + 16);
+    // max|x| is exact in any order (activations are assumed finite).
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    b[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 s = _mm512_set1_ps(id);
+    const __m128i q0 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(round_away(_mm512_mul_ps(v0, s))));
+    const __m128i q1 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(round_away(_mm512_mul_ps(v1, s))));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs), q0);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16), q1);
+  }
+}
+
+void quantize_q8_k(const float* x, void* dst, int64_t n) {
+  BlockQ8_K* b = static_cast<BlockQ8_K*>(dst);
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    const float* xb = x + i * kQK_K;
+    __m512 mx = _mm512_setzero_ps();
+    for (int j = 0; j < kQK_K; j += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(xb + j)));
+    const float amax = _mm512_reduce_max_ps(mx);
+    if (amax == 0.0f) {
+      std::memset(&b[i], 0, sizeof(BlockQ8_K));
+      continue;
+    }
+    // The reference keeps the first value of largest magnitude (with its sign).
+    float m = 0.0f;
+    const __m512 va = _mm512_set1_ps(amax);
+    for (int j = 0; j < kQK_K; j += 16) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(xb + j)), va, _CMP_EQ_OQ);
+      if (hit) {
+        m = xb[j + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / m;
+    const __m512 s = _mm512_set1_ps(iscale);
+    for (int g = 0; g < kQK_K / 16; ++g) {
+      // vcvtps2dq rounds half to even (default MXCSR), like nearbyintf.
+      __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16 * g), s));
+      q = _mm512_min_epi32(q, _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(b[i].qs + 16 * g), _mm512_cvtepi32_epi8(q));
+      b[i].bsums[g] = int16_t(_mm512_reduce_add_epi32(q));
+    }
+    b[i].d = 1.0f / iscale;
+  }
+}
+
+// ============================================================================
+// fp32 vector ops.
+// ============================================================================
+
+// e^x: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes expf
+// coefficients, ~1 ulp), 2^n applied by vscalefps (handles under/overflow).
+inline __m512 exp512(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(89.0f)), _mm512_set1_ps(-104.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 e = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(e, n);
+}
+
+inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
+
+void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {
+  __m512 ss = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 v = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+    ss = _mm512_fmadd_ps(v, v, ss);
+  }
+  const float inv = 1.0f / __builtin_sqrtf(hsum512(ss) / float(n) + eps);
+  const __m512 s = _mm512_set1_ps(inv);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_mul_ps(v, s), _mm512_maskz_loadu_ps(m, w + i)));
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  __m512 mx = _mm512_set1_ps(x[0]);
+  for (int64_t i = 0; i < n; i += 16) mx = _mm512_mask_max_ps(mx, tail_mask(n - i), mx, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+  const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(mx));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m));
+    _mm512_mask_storeu_ps(x + i, k, e);
+    sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(k, e));
+  }
+  const __m512 inv = _mm512_set1_ps(1.0f / hsum512(sum));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), inv));
+  }
+}
+
+void swiglu(float* out, const float* gate, const float* up, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 g = _mm512_maskz_loadu_ps(k, gate + i);
+    const __m512 u = _mm512_maskz_loadu_ps(k, up + i);
+    const __m512 sig = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_mul_ps(sig, u));
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, a + i), _mm512_maskz_loadu_ps(k, b + i), s0);
+  }
+  return hsum512(_mm512_add_ps(s0, s1));
+}
+
+void axpy_f32(float* y, float a, const float* x, int64_t n) {
+  const __m512 va = _mm512_set1_ps(a);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    _mm512_mask_storeu_ps(y + i, k, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(k, x + i), _mm512_maskz_loadu_ps(k, y + i)));
+  }
+}
+
+}  // namespace
+
+void register_avx512(KernelTable& t) {
+  auto set = [&](FormatId f, MatmulRowsFn fn) {
+    t.matmul[size_t(f)] = fn;
+    t.matmul_isa[size_t(f)] = kIsa;
+  };
+  set(FormatId::F32, matmul_float<F32W>);
+  set(FormatId::F16, matmul_float<F16W>);
+  set(FormatId::BF16, matmul_float<BF16W>);
+  set(FormatId::Q8_0, matmul_q<Q8_0W>);
+  set(FormatId::Q4_0, matmul_q<Q4_0W>);
+  set(FormatId::Q4_K, matmul_k<Q4_KW>);
+  set(FormatId::Q5_K, matmul_k<Q5_KW>);
+  set(FormatId::Q6_K, matmul_k<Q6_KW>);
+  t.quantize[size_t(FormatId::Q8_0)] = quantize_q8_0;
+  t.quantize[size_t(FormatId::Q8_K)] = quantize_q8_k;
+  t.rmsnorm = rmsnorm;
+  t.softmax = softmax;
+  t.swiglu = swiglu;
+  t.dot_f32 = dot_f32;
+  t.axpy_f32 = axpy_f32;
+}
+
+}  // namespace nb::kernels

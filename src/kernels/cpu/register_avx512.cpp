@@ -1,7 +1,0 @@
-#include "kernels/cpu/cpu_kernels.h"
-
-namespace nb::kernels {
-
-void register_avx512(KernelTable& t) { (void)t; }
-
-}  // namespace nb::kernels
