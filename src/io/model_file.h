@@ -3,6 +3,7 @@
 // before use and never copy tensor data.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,15 @@ struct MetaValue {
   static MetaValue Float(double v, MetaType t = MetaType::F32) { MetaValue m; m.type = t; m.f = v; return m; }
   static MetaValue Bool(bool v) { MetaValue m; m.type = MetaType::Bool; m.i = v; return m; }
   static MetaValue Str(std::string v) { MetaValue m; m.type = MetaType::String; m.s = std::move(v); return m; }
+  static MetaValue IntArray(std::vector<int64_t> v, MetaType elem = MetaType::I64) {
+    MetaValue m; m.type = MetaType::Array; m.elem_type = elem; m.ints = std::move(v); return m;
+  }
+  static MetaValue FloatArray(std::vector<double> v, MetaType elem = MetaType::F32) {
+    MetaValue m; m.type = MetaType::Array; m.elem_type = elem; m.floats = std::move(v); return m;
+  }
+  static MetaValue StrArray(std::vector<std::string> v) {
+    MetaValue m; m.type = MetaType::Array; m.elem_type = MetaType::String; m.strings = std::move(v); return m;
+  }
   bool is_int() const;    // any integer or bool type
   bool is_float() const;  // F32 / F64
   size_t array_size() const { return ints.size() + floats.size() + strings.size(); }
@@ -52,6 +62,7 @@ class ModelFile {
  public:
   std::string path;       // what the user named (file or folder)
   std::string container;  // "gguf", "safetensors", "hf", "llama2c"
+  std::string meta_file;  // the file the metadata came from, for messages (empty: `path`)
 
   // Metadata. GGUF keys as in the file; Hugging Face config.json keys flattened
   // as "hf.<key>" / "hf.<obj>.<key>"; llama2.c header fields as "llama2c.<field>".
@@ -72,10 +83,19 @@ class ModelFile {
 
   // A tensor that must exist with this format set and shape; the error names
   // the file, the tensor, the expected and the found shape/format.
+  // A negative entry in `shape` matches any size.
   Result<TensorView> require(const std::string& name, std::initializer_list<int64_t> shape) const;
+  // As above, and the tensor's format must be one of `formats`.
+  Result<TensorView> require(const std::string& name, std::initializer_list<int64_t> shape,
+                             std::initializer_list<FormatId> formats) const;
+
+  // Index tensors by name for find(); an error names a duplicate tensor.
+  // Loaders call it last; where the index is stale, find() falls back to a
+  // linear search.
+  Status build_index();
 
  private:
-  mutable std::map<std::string, size_t> index_;
+  std::map<std::string, size_t> index_;
 };
 
 // Open by sniffing: a folder is a Hugging Face checkpoint; a file starting

@@ -1,0 +1,12 @@
+// libFuzzer target: the gguf parser on arbitrary bytes must return a clean
+// error naming the input, or views that lie inside it; never crash.
+#include "fuzz_check.h"
+#include "io/parse.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const std::string kName = "fuzz.gguf";
+  auto r = nb::io::parse_gguf(data, size, kName);
+  if (r.ok()) nb::fuzz::check_model(r.value(), data, size);
+  else nb::fuzz::check_error(r.status(), kName);
+  return 0;
+}
