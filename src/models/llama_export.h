@@ -1,0 +1,23 @@
+// Writing a Llama model as a GGUF file that llama.cpp loads: its key names,
+// its tensor names, Q/K rows in its interleaved RoPE order.
+#pragma once
+#include <string>
+
+#include "core/status.h"
+#include "io/gguf_writer.h"
+#include "io/model_file.h"
+
+namespace nb {
+
+struct LlamaExportOptions {
+  FormatId type = FormatId::F16;  // format of the weight matrices
+  // Embedding and output head are written in at least 8 bits when `type` is 4-bit.
+  FormatId head_type() const { return type == FormatId::Q4_0 ? FormatId::Q8_0 : type; }
+};
+
+// Adds the model's metadata and tensors (converted as needed) to `w`. Buffers
+// for converted tensors are kept in `keep` until w.write() is done.
+Status add_llama_to_gguf(const io::ModelFile& in, const LlamaExportOptions& opt, io::GgufWriter& w,
+                         std::vector<std::vector<uint8_t>>& keep);
+
+}  // namespace nb

@@ -1,0 +1,95 @@
+// Llama models with random weights, for benchmarks of shapes we have no file for.
+#include <random>
+
+#include "formats/format.h"
+#include "models/llama.h"
+#include "models/llama_weights.h"
+
+namespace nb {
+
+Result<LlamaConfig> llama_shape(const std::string& name) {
+  LlamaConfig c;
+  auto set = [&](int64_t dim, int64_t hidden, int64_t layers, int64_t heads, int64_t kv, int64_t vocab, int64_t ctx) {
+    c.dim = dim, c.hidden_dim = hidden, c.n_layers = layers, c.n_heads = heads, c.n_kv_heads = kv;
+    c.vocab_size = vocab, c.n_ctx_train = ctx, c.head_dim = dim / heads, c.rot_dim = dim / heads;
+  };
+  if (name == "tinyllama-1.1b") set(2048, 5632, 22, 32, 4, 32000, 2048);
+  else if (name == "llama-7b") set(4096, 11008, 32, 32, 32, 32000, 4096);
+  else if (name == "stories260k") set(64, 172, 5, 8, 4, 512, 512);
+  else return Status::Error("unknown --random shape '" + name + "' (known: tinyllama-1.1b, llama-7b, stories260k)");
+  return c;
+}
+
+namespace {
+
+// One matrix of N(0, 0.02) values in `format`; each row has its own seed so
+// the result does not depend on how rows are split over threads.
+TensorView random_matrix(int64_t rows, int64_t cols, FormatId format, uint64_t seed, ThreadPool& pool,
+                         std::vector<Buffer>& owned) {
+  const auto& tr = formats::traits(format);
+  const size_t rb = formats::row_bytes(format, cols);
+  Buffer buf(rb * size_t(rows));
+  char* base = buf.as<char>();
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(r));
+      std::normal_distribution<float> nd(0.0f, 0.02f);
+      for (auto& v : row) v = nd(rng);
+      tr.from_float(row.data(), base + size_t(r) * rb, cols);
+    }
+  });
+  TensorView t;
+  t.format = format;
+  t.ndim = 2;
+  t.shape[0] = rows;
+  t.shape[1] = cols;
+  t.stride[0] = int64_t(rb);
+  t.data = buf.data();
+  owned.push_back(std::move(buf));
+  return t;
+}
+
+const float* ones(int64_t n, std::vector<Buffer>& owned) {
+  Buffer b(size_t(n) * sizeof(float));
+  for (int64_t i = 0; i < n; ++i) b.as<float>()[i] = 1.0f;
+  const float* p = b.as<float>();
+  owned.push_back(std::move(b));
+  return p;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed,
+                                                 ThreadPool& pool) {
+  const auto& tr = formats::traits(format);
+  if (!tr.from_float || !tr.dot)
+    return Status::Error(std::string("random weights cannot be made in format ") + tr.name);
+  NB_TRY(formats::check_row(format, cfg.dim, "model width"));
+  NB_TRY(formats::check_row(format, cfg.hidden_dim, "FFN width"));
+  LlamaWeights w;
+  w.cfg = cfg;
+  const int64_t q = cfg.n_heads * cfg.head_dim, kv = cfg.n_kv_heads * cfg.head_dim;
+  uint64_t s = seed;
+  // llama.cpp's quantizer keeps the embedding/output in >= 8 bits; so do we
+  FormatId head_fmt = (format == FormatId::Q4_0) ? FormatId::Q8_0 : format;
+  w.tok_embd = random_matrix(cfg.vocab_size, cfg.dim, head_fmt, ++s, pool, w.owned);
+  for (int64_t l = 0; l < cfg.n_layers; ++l) {
+    LlamaLayer L;
+    L.attn_norm = ones(cfg.dim, w.owned);
+    L.ffn_norm = ones(cfg.dim, w.owned);
+    L.wq = random_matrix(q, cfg.dim, format, ++s, pool, w.owned);
+    L.wk = random_matrix(kv, cfg.dim, format, ++s, pool, w.owned);
+    L.wv = random_matrix(kv, cfg.dim, format, ++s, pool, w.owned);
+    L.wo = random_matrix(cfg.dim, q, format, ++s, pool, w.owned);
+    L.w_gate = random_matrix(cfg.hidden_dim, cfg.dim, format, ++s, pool, w.owned);
+    L.w_up = random_matrix(cfg.hidden_dim, cfg.dim, format, ++s, pool, w.owned);
+    L.w_down = random_matrix(cfg.dim, cfg.hidden_dim, format, ++s, pool, w.owned);
+    w.layers.push_back(L);
+  }
+  w.out_norm = ones(cfg.dim, w.owned);
+  w.output = random_matrix(cfg.vocab_size, cfg.dim, head_fmt, ++s, pool, w.owned);
+  return make_llama(std::move(w), nullptr);
+}
+
+}  // namespace nb

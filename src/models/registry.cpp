@@ -1,0 +1,49 @@
+// Architecture name -> loader.
+#include <functional>
+#include <map>
+
+#include "models/llama.h"
+#include "models/model.h"
+
+namespace nb {
+namespace {
+
+using Loader = std::function<Result<std::unique_ptr<Model>>(std::shared_ptr<const io::ModelFile>, const LoadOptions&)>;
+
+const std::map<std::string, Loader>& registry() {
+  static const std::map<std::string, Loader> r = {
+      {"llama", load_llama},
+  };
+  return r;
+}
+
+// The architecture a file declares, in each container's own words.
+std::string architecture_of(const io::ModelFile& mf) {
+  if (mf.container == "gguf") return mf.get_string_or("general.architecture", "");
+  if (mf.container == "hf") return mf.get_string_or("hf.model_type", "");
+  if (mf.container == "llama2c") return "llama";
+  return "";
+}
+
+}  // namespace
+
+std::vector<std::string> registered_architectures() {
+  std::vector<std::string> v;
+  for (auto& [k, _] : registry()) v.push_back(k);
+  return v;
+}
+
+Result<std::unique_ptr<Model>> load_model(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts) {
+  std::string arch = architecture_of(*file);
+  if (arch.empty())
+    return Status::Error(file->path + ": cannot tell the model architecture (no general.architecture / model_type)");
+  auto it = registry().find(arch);
+  if (it == registry().end()) {
+    std::string known;
+    for (auto& a : registered_architectures()) known += (known.empty() ? "" : ", ") + a;
+    return Status::Error(file->path + ": architecture '" + arch + "' is not supported (supported: " + known + ")");
+  }
+  return it->second(std::move(file), opts);
+}
+
+}  // namespace nb
