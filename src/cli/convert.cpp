@@ -1,11 +1,57 @@
-// nibble convert: rewrite a model as GGUF (placeholder until the exporter lands).
+// nibble convert: rewrite a model as a GGUF file llama.cpp can load, with the
+// tokenizer embedded. The output appears whole or not at all.
+#include <cstdio>
+
 #include "cli/common.h"
+#include "formats/format.h"
+#include "tokenizer/vocab_data.h"
 
 namespace nb::cli {
+namespace {
+
+struct ConvertFlags {
+  std::string model, tokenizer, out, type = "f16";
+};
+
+int run(const ConvertFlags& f) {
+  if (f.model.empty() || f.out.empty()) return fail("convert", Status::Error("give -m/--model IN and -o/--outfile OUT.gguf"));
+  const formats::FormatTraits* tr = formats::find_by_name(f.type);
+  if (!tr || !(tr->id == FormatId::F32 || tr->id == FormatId::F16 || tr->id == FormatId::BF16 ||
+               tr->id == FormatId::Q8_0 || tr->id == FormatId::Q4_0))
+    return fail("convert", Status::Error("--type '" + f.type + "' is not one of f32, f16, bf16, q8_0, q4_0"));
+  auto mf = io::open_model(f.model);
+  if (!mf.ok()) return fail("convert", mf.status());
+  auto tok = f.tokenizer.empty() ? tokenizer_for_model(*mf) : load_tokenizer(f.tokenizer);
+  if (!tok.ok())
+    return fail("convert", tok.status().with_context("the GGUF file needs a tokenizer (pass --tokenizer)"));
+  VocabData vocab;
+  Status st = (*tok)->export_vocab(&vocab);
+  if (!st.ok()) return fail("convert", st);
+
+  io::GgufWriter w;
+  std::vector<std::vector<uint8_t>> keep;
+  st = export_gguf(*mf, tr->id, w, keep);
+  if (!st.ok()) return fail("convert", st);
+  for (auto& [k, v] : gguf_vocab_keys(vocab)) w.add(k, std::move(v));
+  st = w.write(f.out);
+  if (!st.ok()) return fail("convert", st);
+  std::fprintf(stderr, "nibble convert: wrote %s (%s)\n", f.out.c_str(), tr->name);
+  return 0;
+}
+
+}  // namespace
 
 void add_convert(CLI::App& app) {
-  CLI::App* c = app.add_subcommand("convert", "write a model as GGUF");
-  c->callback([] { throw CLI::RuntimeError(fail("convert", Status::Error("not implemented yet"))); });
+  auto f = std::make_shared<ConvertFlags>();
+  CLI::App* c = app.add_subcommand("convert", "write a model as GGUF (llama.cpp's conventions, tokenizer embedded)");
+  c->add_option("-m,--model", f->model, "input model: GGUF, llama2.c .bin, or Hugging Face folder (required)");
+  c->add_option("-o,--outfile", f->out, "output .gguf file (required)");
+  c->add_option("--type", f->type, "format of the weight matrices: f32, f16 (default), bf16, q8_0, q4_0");
+  c->add_option("--tokenizer", f->tokenizer, "tokenizer to embed (default: the model's own)");
+  c->callback([f] {
+    int rc = run(*f);
+    if (rc) throw CLI::RuntimeError(rc);
+  });
 }
 
 }  // namespace nb::cli

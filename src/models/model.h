@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "core/thread_pool.h"
+#include "io/gguf_writer.h"
 #include "io/model_file.h"
 
 namespace nb {
@@ -55,6 +56,12 @@ struct LoadOptions {
 // to find the architecture (GGUF general.architecture, HF model_type,
 // llama2.c checkpoints are llama).
 Result<std::unique_ptr<Model>> load_model(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts = {});
+
+// Adds a model's metadata and weights (matrices in `type`) to a GGUF writer,
+// in the architecture's llama.cpp conventions. Converted tensors live in
+// `keep` until the writer is done.
+Status export_gguf(const io::ModelFile& file, FormatId type, io::GgufWriter& w,
+                   std::vector<std::vector<uint8_t>>& keep);
 std::vector<std::string> registered_architectures();
 
 }  // namespace nb

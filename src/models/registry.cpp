@@ -3,6 +3,7 @@
 #include <map>
 
 #include "models/llama.h"
+#include "models/llama_export.h"
 #include "models/model.h"
 
 namespace nb {
@@ -26,6 +27,17 @@ std::string architecture_of(const io::ModelFile& mf) {
 }
 
 }  // namespace
+
+Status export_gguf(const io::ModelFile& file, FormatId type, io::GgufWriter& w,
+                   std::vector<std::vector<uint8_t>>& keep) {
+  std::string arch = architecture_of(file);
+  if (arch == "llama") {
+    LlamaExportOptions opt;
+    opt.type = type;
+    return add_llama_to_gguf(file, opt, w, keep);
+  }
+  return Status::Error(file.path + ": cannot convert architecture '" + arch + "' to GGUF");
+}
 
 std::vector<std::string> registered_architectures() {
   std::vector<std::string> v;

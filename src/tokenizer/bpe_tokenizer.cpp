@@ -59,6 +59,11 @@ class BpeTokenizer final : public Tokenizer {
     return id >= 0 && id < n_vocab() ? v_.tokens[id] : std::string();
   }
 
+  Status export_vocab(VocabData* out) const override {
+    *out = v_;
+    return Status::Ok();
+  }
+
  private:
   int32_t find(const std::string& s) const {
     auto it = index_.find(s);

@@ -65,6 +65,7 @@ Result<std::unique_ptr<Tokenizer>> tokenizer_from_gguf(const io::ModelFile& mf) 
 
   VocabData v;
   v.name = m.file();
+  v.model = model;
   NB_ASSIGN_OR_RETURN(const io::MetaValue* tokens, m.array("tokenizer.ggml.tokens", true));
   if (tokens->elem_type != io::MetaType::String || tokens->strings.size() != tokens->array_size())
     return m.error("tokenizer.ggml.tokens", "expected an array of strings");
@@ -114,6 +115,7 @@ Result<std::unique_ptr<Tokenizer>> tokenizer_from_gguf(const io::ModelFile& mf) 
   if (merges->elem_type != io::MetaType::String || merges->strings.size() != merges->array_size())
     return m.error("tokenizer.ggml.merges", "expected an array of strings");
   v.merges = merges->strings;
+  v.pre = pre_name;
   return make_byte_bpe_tokenizer(std::move(v));
 }
 

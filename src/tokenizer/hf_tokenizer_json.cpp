@@ -57,6 +57,8 @@ Result<std::unique_ptr<Tokenizer>> hf_tokenizer_from_json(std::string_view bytes
 
   VocabData v;
   v.name = name;
+  v.model = "gpt2";
+  v.pre = "gpt-2";
   if (const json* ap = member(*pre, "add_prefix_space"); ap && ap->is_boolean()) v.add_space_prefix = ap->get<bool>();
   if (const json* im = member(*model, "ignore_merges"); im && im->is_boolean()) v.ignore_merges = im->get<bool>();
 

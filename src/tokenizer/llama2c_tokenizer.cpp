@@ -9,6 +9,7 @@
 #include "tokenizer/from_bytes.h"
 #include "tokenizer/pair_merge.h"
 #include "tokenizer/piece_text.h"
+#include "tokenizer/vocab_data.h"
 
 namespace nb {
 namespace {
@@ -26,6 +27,33 @@ class Llama2cTokenizer final : public Tokenizer {
     // Pieces are unique in real files; if not, keep the first, like a
     // lookup table built in id order.
     for (int32_t i = 0; i < n_vocab(); ++i) index_.emplace(pieces_[i], i);
+  }
+
+  // As llama.cpp's llama2.c converter maps it: <unk>, <s>, </s> for ids 0-2,
+  // <0xHH> pieces as byte tokens, and ' ' back to U+2581 elsewhere.
+  Status export_vocab(VocabData* out) const override {
+    VocabData v;
+    v.model = "llama";
+    v.bos = kBos;
+    v.eos = kEos;
+    v.unk = 0;
+    v.add_bos = true;
+    v.add_space_prefix = true;
+    v.scores = scores_;
+    for (int32_t i = 0; i < n_vocab(); ++i) {
+      if (i == 0 || i == kBos || i == kEos) {
+        v.tokens.push_back(i == 0 ? "<unk>" : i == kBos ? "<s>" : "</s>");
+        v.types.push_back(i == 0 ? tok::kTypeUnknown : tok::kTypeControl);
+      } else if (tok::parse_byte_piece(pieces_[size_t(i)]) >= 0) {
+        v.tokens.push_back(pieces_[size_t(i)]);
+        v.types.push_back(tok::kTypeByte);
+      } else {
+        v.tokens.push_back(tok::markers_from_spaces(pieces_[size_t(i)]));
+        v.types.push_back(tok::kTypeNormal);
+      }
+    }
+    *out = std::move(v);
+    return Status::Ok();
   }
 
   std::string kind() const override { return "llama2c"; }

@@ -7,6 +7,7 @@
 #include "tokenizer/from_bytes.h"
 #include "tokenizer/piece_text.h"
 #include "tokenizer/spm_vocab.h"
+#include "tokenizer/vocab_data.h"
 #include "core/log.h"
 
 namespace nb {
@@ -44,6 +45,22 @@ class SpmTokenizer final : public Tokenizer {
     // model adds one.
     bool after_bos = v_.add_dummy_prefix && prev >= 0 && prev == v_.bos_id;
     return tok::print_piece(tok::spaces_from_markers(v_.pieces[id]), after_bos);
+  }
+
+  Status export_vocab(VocabData* out) const override {
+    VocabData v;
+    v.name = name_;
+    v.model = "llama";  // llama.cpp's SentencePiece-style tokenizer
+    v.tokens = v_.pieces;
+    v.scores = v_.scores;
+    v.types = v_.types;
+    v.bos = v_.bos_id;
+    v.eos = v_.eos_id;
+    v.unk = v_.unk_id;
+    v.add_bos = v_.bos_id >= 0;
+    v.add_space_prefix = v_.add_dummy_prefix;
+    *out = std::move(v);
+    return Status::Ok();
   }
 
   std::string piece(int32_t id) const override {

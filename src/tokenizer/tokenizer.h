@@ -12,6 +12,8 @@ namespace nb::io { class ModelFile; }
 
 namespace nb {
 
+struct VocabData;
+
 class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
@@ -33,6 +35,10 @@ class Tokenizer {
 
   // The stored piece of `id`, for display (`nibble tokenize`).
   virtual std::string piece(int32_t id) const = 0;
+
+  // The vocabulary as GGUF's tokenizer.ggml.* keys describe it, for writing
+  // GGUF files (`nibble convert`). Error where a kind cannot be expressed.
+  virtual Status export_vocab(VocabData* out) const;
 };
 
 // Load from a file: llama2.c `tokenizer.bin`, SentencePiece `tokenizer.model`,

@@ -7,12 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "io/model_file.h"
 #include "tokenizer/tokenizer.h"
 
 namespace nb {
 
 struct VocabData {
   std::string name;                 // file name, for messages
+  std::string model;                // tokenizer.ggml.model: "llama" (SentencePiece-style) or "gpt2"
+  std::string pre;                  // tokenizer.ggml.pre (gpt2 pre-tokenizer name)
   std::vector<std::string> tokens;  // pieces as stored (U+2581 / byte-level chars)
   std::vector<float> scores;        // empty: all 0
   std::vector<int32_t> types;       // tok::TokenType numbers; empty: all normal
@@ -31,5 +34,8 @@ Result<std::unique_ptr<Tokenizer>> make_byte_bpe_tokenizer(VocabData v);
 
 // Shared checks: array lengths agree, special ids in range, types valid.
 Status validate_vocab(VocabData& v);
+
+// The tokenizer.ggml.* keys llama.cpp reads, for a GGUF writer.
+std::vector<std::pair<std::string, io::MetaValue>> gguf_vocab_keys(const VocabData& v);
 
 }  // namespace nb

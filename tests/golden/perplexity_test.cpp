@@ -40,8 +40,8 @@ void check_gguf(const GgufCase& c) {
 }
 
 TEST(GgufPerplexity, Q8_0MatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q8_0.gguf", 63.8560}); }
-TEST(GgufPerplexitySlow, Q4_0MatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q4_0.gguf", 65.1810}); }
-TEST(GgufPerplexitySlow, Q4_K_MMatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q4_K_M.gguf", 64.4268}); }
+TEST(GgufPerplexity, Q4_0MatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q4_0.gguf", 65.1810}); }
+TEST(GgufPerplexity, Q4_K_MMatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q4_K_M.gguf", 64.4268}); }
 
 // The model README's valid perplexity: every predicted token of each
 // non-overlapping 256-token window of the token stream (text/SOURCES.md).
