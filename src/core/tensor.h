@@ -23,6 +23,10 @@ enum class FormatId : uint16_t {
   Q6_K,
   Q8_K,    // activation format for K-quant dots (llama.cpp's block_q8_K)
   I8_ROW,  // int8 values with one fp32 scale per row (per-token activations)
+  TQ1_0,   // llama.cpp ternary, 1.6875 bits per weight, fp16 scale per 256
+  TQ2_0,   // llama.cpp ternary, 2.0625 bits per weight, fp16 scale per 256
+  T2,      // nibble ternary, 2 bits per weight, one fp32 scale per tensor
+  T1_6,    // nibble ternary, 1.6 bits per weight (5 trits per byte), one fp32 scale per tensor
   kCount
 };
 
@@ -34,6 +38,9 @@ struct TensorView {
   int64_t shape[kMaxDims] = {0, 0, 0, 0};
   int64_t stride[kMaxDims] = {0, 0, 0, 0};  // bytes; stride[ndim-1] unused for blocked formats
   void* data = nullptr;
+  // Per-tensor dequantization factor of formats that have one (T2, T1_6): the
+  // stored codes times `scale` are the weights. 1 for every other format.
+  float scale = 1.0f;
 
   int64_t rows() const { return ndim <= 1 ? 1 : shape[0]; }  // for 2-D weights
   int64_t cols() const { return ndim == 0 ? 1 : shape[ndim - 1]; }

@@ -76,6 +76,62 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
+// ---- Ternary formats. A trit t = w + 1 in {0, 1, 2} codes w in {-1, 0, +1}.
+
+// TQ2_0 (llama.cpp): 256 weights, 2-bit codes and an fp16 scale. Element e:
+// h = e / 128, r = e % 128, its code is bits 2*(r/32) .. +1 of qs[32*h + r%32].
+struct BlockTQ2_0 {
+  uint8_t qs[kQK_K / 4];
+  uint16_t d;  // fp16
+};
+static_assert(sizeof(BlockTQ2_0) == 66);
+
+// TQ1_0 (llama.cpp): 256 weights as base-3 digits, 5 per byte in qs (elements
+// 0..239) and 4 per byte in qh (240..255), and an fp16 scale.
+// A byte holding trits t0..t4 (t0 most significant) stores
+// ceil(q * 256 / 243) with q = ((((t0*3+t1)*3+t2)*3+t3)*3+t4); trit n is
+// recovered as floor(3 * ((byte * 3^n) mod 256) / 256). qh bytes hold 4 trits
+// (q multiplied by 3 first, so the fifth trit is 0).
+// Element order: qs[m], m < 32, trit n -> 32n + m (0..159);
+// qs[32 + m], m < 16, trit n -> 160 + 16n + m (160..239);
+// qh[j], trit n < 4 -> 240 + 4n + j.
+struct BlockTQ1_0 {
+  uint8_t qs[48];
+  uint8_t qh[4];
+  uint16_t d;  // fp16
+};
+static_assert(sizeof(BlockTQ1_0) == 54);
+
+// T2 (nibble): blocks of 128 weights in 32 bytes; element k of a block is bits
+// 2*(k/32) .. +1 of byte k%32, so one 32-byte load and a shift gives 32
+// consecutive elements. Rows are padded to whole blocks with trit 1 (weight 0).
+// The weights are trit - 1 times the tensor's fp32 scale.
+constexpr int kQKT2 = 128;
+struct BlockT2 {
+  uint8_t qs[kQKT2 / 4];
+};
+static_assert(sizeof(BlockT2) == 32);
+
+// T1_6 (nibble): blocks of 160 weights in 32 bytes, 5 trits per byte with
+// TQ1_0's byte encoding; element 32n + m is trit n of byte m. Rows padded with
+// trit 1; weights are trit - 1 times the tensor's fp32 scale.
+constexpr int kQKT1_6 = 160;
+struct BlockT1_6 {
+  uint8_t qs[32];
+};
+static_assert(sizeof(BlockT1_6) == 32);
+
+// Encode five trits (t0 most significant) into one byte, and decode trit n.
+inline uint8_t pack_trits5(const uint8_t t[5]) {
+  unsigned q = (((t[0] * 3u + t[1]) * 3u + t[2]) * 3u + t[3]) * 3u + t[4];
+  return uint8_t((q * 256u + 242u) / 243u);
+}
+inline uint8_t unpack_trit(uint8_t byte, int n) {
+  static const uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+  uint8_t b = uint8_t(byte * kPow3[n]);  // mod 256
+  return uint8_t((unsigned(b) * 3u) >> 8);
+}
+
 // 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block.
 inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   if (j < 4) {

@@ -25,14 +25,30 @@ struct FormatTraits {
   void (*from_float)(const float* src, void* dst, int64_t n);
   // Reference dot of n elements of a weight row with an activation row in dot_type.
   float (*dot)(const void* w, const void* a, int64_t n);
+  // Exact integer dot of a ternary row with I8_ROW codes (the I8_ROW row, scale
+  // included); nullptr for other formats. matmul then applies
+  // y = float(acc) * (a_scale * w_scale), the product of scales taken once.
+  int32_t (*dot_i32)(const void* w, const void* a, int64_t n) = nullptr;
+  // Rows whose length is not a multiple of block_size are padded with zero
+  // weights to whole blocks (row_bytes rounds up). Only for nibble's formats.
+  bool pads_rows = false;
+  // One fp32 scale per tensor (TensorView::scale), outside the rows.
+  bool tensor_scale = false;
 };
+
+// GGUF type ids of nibble's own formats (T2, T1_6) come from a private range
+// that llama.cpp does not use; `nibble inspect` lists them.
+constexpr int32_t kPrivateGgufTypeBase = 1024;
 
 const FormatTraits& traits(FormatId id);
 const FormatTraits* find_by_gguf_type(uint32_t gguf_type);  // nullptr if unknown
 const FormatTraits* find_by_name(std::string_view name);     // case-insensitive
 
-// Bytes of one row of n elements; n must be a multiple of block_size.
+// Bytes of one row of n elements; n must be a multiple of block_size unless
+// the format pads rows.
 size_t row_bytes(FormatId id, int64_t n);
+// Elements of a row of n once padded to whole blocks (n if the format does not pad).
+int64_t padded_cols(FormatId id, int64_t n);
 // Error naming `what` if n is not a whole number of blocks of `id`.
 Status check_row(FormatId id, int64_t n, const char* what);
 

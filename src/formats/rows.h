@@ -16,5 +16,9 @@ FormatTraits q5_k();
 FormatTraits q6_k();
 FormatTraits q8_k();
 FormatTraits i8_row();
+FormatTraits tq1_0();
+FormatTraits tq2_0();
+FormatTraits t2();
+FormatTraits t1_6();
 
 }  // namespace nb::formats::rows

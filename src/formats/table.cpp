@@ -18,6 +18,7 @@ Table build_table() {
   const FormatTraits all[] = {
       rows::f32(),  rows::f16(),  rows::bf16(), rows::q8_0(), rows::q4_0(),
       rows::q4_k(), rows::q5_k(), rows::q6_k(), rows::q8_k(), rows::i8_row(),
+      rows::tq1_0(), rows::tq2_0(), rows::t2(), rows::t1_6(),
   };
   Table t{};
   std::array<bool, kCount> filled{};
@@ -77,12 +78,17 @@ const FormatTraits* find_by_name(std::string_view name) {
 
 size_t row_bytes(FormatId id, int64_t n) {
   const FormatTraits& t = traits(id);
-  return size_t(n / t.block_size) * t.block_bytes + t.row_overhead;
+  return size_t(padded_cols(id, n) / t.block_size) * t.block_bytes + t.row_overhead;
+}
+
+int64_t padded_cols(FormatId id, int64_t n) {
+  const FormatTraits& t = traits(id);
+  return t.pads_rows ? (n + t.block_size - 1) / t.block_size * t.block_size : n;
 }
 
 Status check_row(FormatId id, int64_t n, const char* what) {
   const FormatTraits& t = traits(id);
-  if (n <= 0 || n % t.block_size != 0) {
+  if (n <= 0 || (!t.pads_rows && n % t.block_size != 0)) {
     return Status::Error(strfmt("%s: format %s needs a row length that is a positive multiple of its block size %lld, "
                                 "but the row has %lld elements",
                                 what, t.name, static_cast<long long>(t.block_size), static_cast<long long>(n)));

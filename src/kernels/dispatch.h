@@ -14,6 +14,11 @@ namespace nb::kernels {
 // y: element (t, r) at y[t * y_stride + r].
 using MatmulRowsFn = void (*)(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
                               const void* xq, size_t xq_row_bytes, int64_t T, float* y, int64_t y_stride);
+// The same for formats with one scale per tensor (TensorView::scale): each
+// output is float(Σ integer products) * (activation row scale * w_scale).
+using MatmulScaledRowsFn = void (*)(const void* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k,
+                                    const void* xq, size_t xq_row_bytes, int64_t T, float* y, int64_t y_stride,
+                                    float w_scale);
 // Convert n fp32 values to an activation format (F32, Q8_0, Q8_K, ...).
 using QuantizeRowFn = void (*)(const float* x, void* dst, int64_t n);
 
@@ -21,6 +26,7 @@ struct KernelTable {
   std::string isa = "scalar";                 // e.g. "avx512-vnni"
   MatmulRowsFn matmul[size_t(FormatId::kCount)] = {};
   const char* matmul_isa[size_t(FormatId::kCount)] = {};  // who provided each entry
+  MatmulScaledRowsFn matmul_scaled[size_t(FormatId::kCount)] = {};  // tensor-scale formats
   QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
   void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;

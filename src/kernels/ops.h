@@ -25,6 +25,14 @@ inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& po
   matmul(W, x, W.cols(), 1, y, W.rows(), pool);
 }
 
+// Y = W X for activation rows already in W's dot format (e.g. I8_ROW codes
+// made by a model's own activation quantizer); row t of Xq starts at
+// Xq + t * xq_row_bytes. Formats with a tensor scale (T2, T1_6) compute
+// y = float(Σ trit·q) * (row scale * W.scale) exactly in integers; their
+// activation rows must hold padded_cols(W) codes, zero past W.cols().
+void matmul_quantized(const TensorView& W, const void* Xq, size_t xq_row_bytes, int64_t T, float* Y,
+                      int64_t y_stride, ThreadPool& pool);
+
 // out = x / sqrt(mean(x^2) + eps) * w   (fp32; out may alias x)
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps);
 

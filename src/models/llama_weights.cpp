@@ -24,8 +24,8 @@ Result<const float*> to_f32(const io::ModelFile& mf, const std::string& name, in
 Result<TensorView> matrix(const io::ModelFile& mf, const std::string& name, int64_t rows, int64_t cols) {
   NB_ASSIGN_OR_RETURN(TensorView t, mf.require(name, {rows, cols}));
   const auto& tr = formats::traits(t.format);
-  if (!tr.dot)
-    return Status::Error(strfmt("%s: tensor '%s': format %s cannot be used as a weight matrix", mf.path.c_str(),
+  if (!tr.dot || tr.tensor_scale)  // tensor-scale ternary formats belong to BitLinear models
+    return Status::Error(strfmt("%s: tensor '%s': format %s cannot be used as a Llama weight matrix", mf.path.c_str(),
                                 name.c_str(), tr.name));
   return t;
 }

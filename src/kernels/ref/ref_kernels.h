@@ -10,6 +10,8 @@ namespace nb::kernels::ref {
 // The row-by-row matmul for weight format `f` (calls formats::traits(f).dot),
 // or nullptr if `f` has no dot.
 MatmulRowsFn matmul_for(FormatId f);
+// The exact-integer matmul of a tensor-scale format (formats::traits(f).dot_i32).
+MatmulScaledRowsFn matmul_scaled_for(FormatId f);
 
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps);
 void softmax(float* x, int64_t n);

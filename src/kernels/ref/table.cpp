@@ -16,6 +16,7 @@ KernelTable build_reference() {
     if (tr.dot == nullptr) continue;
     t.matmul[i] = ref::matmul_for(f);
     t.matmul_isa[i] = "scalar";
+    t.matmul_scaled[i] = ref::matmul_scaled_for(f);
     // The activation codec is the format's reference encoder (a memcpy for F32).
     t.quantize[size_t(tr.dot_type)] = formats::traits(tr.dot_type).from_float;
   }

@@ -87,6 +87,10 @@ const ExpectedRow kExpected[] = {
     {FormatId::Q6_K, "q6_k", 14, 256, sizeof(BlockQ6_K), 0, FormatId::Q8_K, false, true},
     {FormatId::Q8_K, "q8_k", 15, 256, sizeof(BlockQ8_K), 0, FormatId::Q8_K, true, false},
     {FormatId::I8_ROW, "i8_row", -1, 1, 1, 4, FormatId::I8_ROW, true, true},
+    {FormatId::TQ1_0, "tq1_0", 34, 256, sizeof(BlockTQ1_0), 0, FormatId::Q8_K, true, true},
+    {FormatId::TQ2_0, "tq2_0", 35, 256, sizeof(BlockTQ2_0), 0, FormatId::Q8_K, true, true},
+    {FormatId::T2, "t2", kPrivateGgufTypeBase + 0, 128, sizeof(BlockT2), 0, FormatId::I8_ROW, true, true},
+    {FormatId::T1_6, "t1_6", kPrivateGgufTypeBase + 1, 160, sizeof(BlockT1_6), 0, FormatId::I8_ROW, true, true},
 };
 
 TEST(FormatTable, RowsMatchGgufAndBlockStructs) {
