@@ -17,6 +17,8 @@ int32_t file_type(FormatId t) {
     case FormatId::Q4_0: return 2;
     case FormatId::Q8_0: return 7;
     case FormatId::BF16: return 32;
+    case FormatId::TQ1_0: return 36;
+    case FormatId::TQ2_0: return 37;
     default: return -1;
   }
 }
@@ -70,11 +72,12 @@ Status add_llama_to_gguf(const io::ModelFile& in, const LlamaExportOptions& opt,
   NB_ASSIGN_OR_RETURN(LlamaWeights lw, load_llama_weights(in));
   const LlamaConfig& c = lw.cfg;
   if (file_type(opt.type) < 0)
-    return Status::Error(std::string("convert: --type ") + formats::traits(opt.type).name + " is not a GGUF file type nibble writes");
+    return Status::Error(std::string("convert: a Llama model cannot be written as --type ") +
+                         formats::traits(opt.type).name + " (f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0)");
   w.add_string("general.architecture", "llama");
   w.add_string("general.name", in.get_string_or("general.name", "nibble-converted"));
   w.add_u32("general.file_type", uint32_t(file_type(opt.type)));
-  if (opt.type == FormatId::Q8_0 || opt.type == FormatId::Q4_0) w.add_u32("general.quantization_version", 2);
+  if (formats::traits(opt.type).block_size > 1) w.add_u32("general.quantization_version", 2);
   w.add_u32("llama.vocab_size", uint32_t(c.vocab_size));
   w.add_u32("llama.context_length", uint32_t(c.n_ctx_train > 0 ? c.n_ctx_train : 2048));
   w.add_u32("llama.embedding_length", uint32_t(c.dim));

@@ -9,10 +9,15 @@
 
 namespace nb {
 
+inline FormatId low_bit_head_type(FormatId t) {
+  return (t == FormatId::Q4_0 || t == FormatId::TQ1_0 || t == FormatId::TQ2_0) ? FormatId::Q8_0 : t;
+}
+
 struct LlamaExportOptions {
   FormatId type = FormatId::F16;  // format of the weight matrices
-  // Embedding and output head are written in at least 8 bits when `type` is 4-bit.
-  FormatId head_type() const { return type == FormatId::Q4_0 ? FormatId::Q8_0 : type; }
+  // Embedding and output head are written in at least 8 bits when `type` has
+  // fewer (llama.cpp's quantizer likewise keeps them in 6+ bits).
+  FormatId head_type() const { return low_bit_head_type(type); }
 };
 
 // Adds the model's metadata and tensors (converted as needed) to `w`. Buffers

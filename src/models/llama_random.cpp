@@ -3,6 +3,7 @@
 
 #include "formats/format.h"
 #include "models/llama.h"
+#include "models/llama_export.h"
 #include "models/llama_weights.h"
 
 namespace nb {
@@ -63,7 +64,7 @@ const float* ones(int64_t n, std::vector<Buffer>& owned) {
 Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed,
                                                  ThreadPool& pool) {
   const auto& tr = formats::traits(format);
-  if (!tr.from_float || !tr.dot)
+  if (!tr.from_float || !tr.dot || tr.tensor_scale)
     return Status::Error(std::string("random weights cannot be made in format ") + tr.name);
   NB_TRY(formats::check_row(format, cfg.dim, "model width"));
   NB_TRY(formats::check_row(format, cfg.hidden_dim, "FFN width"));
@@ -72,7 +73,7 @@ Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatI
   const int64_t q = cfg.n_heads * cfg.head_dim, kv = cfg.n_kv_heads * cfg.head_dim;
   uint64_t s = seed;
   // llama.cpp's quantizer keeps the embedding/output in >= 8 bits; so do we
-  FormatId head_fmt = (format == FormatId::Q4_0) ? FormatId::Q8_0 : format;
+  FormatId head_fmt = low_bit_head_type(format);
   w.tok_embd = random_matrix(cfg.vocab_size, cfg.dim, head_fmt, ++s, pool, w.owned);
   for (int64_t l = 0; l < cfg.n_layers; ++l) {
     LlamaLayer L;
