@@ -10,16 +10,19 @@ namespace nb::cli {
 namespace {
 
 struct ConvertFlags {
-  std::string model, tokenizer, out, type = "f16";
+  std::string model, tokenizer, out, type;  // type empty: the architecture's default
 };
 
 int run(const ConvertFlags& f) {
   if (f.model.empty() || f.out.empty()) return fail("convert", Status::Error("give -m/--model IN and -o/--outfile OUT.gguf"));
   // Which types an architecture can be written in is the exporter's to say.
-  const formats::FormatTraits* tr = formats::find_by_name(f.type);
-  if (!tr) return fail("convert", Status::Error("--type '" + f.type + "' is not a format nibble knows"));
+  // Without --type: f16, or t2 for the ternary hgrn_bit (MatMul-free) models.
+  if (!f.type.empty() && !formats::find_by_name(f.type))
+    return fail("convert", Status::Error("--type '" + f.type + "' is not a format nibble knows"));
   auto mf = io::open_model(f.model);
   if (!mf.ok()) return fail("convert", mf.status());
+  const std::string type = !f.type.empty() ? f.type : architecture_of(*mf) == "hgrn_bit" ? "t2" : "f16";
+  const formats::FormatTraits* tr = formats::find_by_name(type);
   auto tok = f.tokenizer.empty() ? tokenizer_for_model(*mf) : load_tokenizer(f.tokenizer);
   if (!tok.ok())
     return fail("convert", tok.status().with_context("the GGUF file needs a tokenizer (pass --tokenizer)"));
@@ -45,7 +48,8 @@ void add_convert(CLI::App& app) {
   CLI::App* c = app.add_subcommand("convert", "write a model as GGUF (llama.cpp's conventions, tokenizer embedded)");
   c->add_option("-m,--model", f->model, "input model: GGUF, llama2.c .bin, or Hugging Face folder (required)");
   c->add_option("-o,--outfile", f->out, "output .gguf file (required)");
-  c->add_option("--type", f->type, "format of the weight matrices: f32, f16 (default), bf16, q8_0, q4_0, tq1_0, tq2_0 (Llama)");
+  c->add_option("--type", f->type, "format of the weight matrices: f32, f16 (default), bf16, q8_0, q4_0, tq1_0, tq2_0 (Llama); "
+                "t2 (default) or t1_6 (hgrn_bit: ternary, 2 or 1.6 bits per weight)");
   c->add_option("--tokenizer", f->tokenizer, "tokenizer to embed (default: the model's own)");
   c->callback([f] {
     int rc = run(*f);

@@ -7,7 +7,8 @@
 //    zero padding to 256 bytes, then fp32: rms_att, rms_ffn, rms_final,
 //    tok_embeddings, wq, wk, wv, wo, w1, w2, w3, [wcls] (export.py's
 //    version1_export; no freq_cis).
-// The file size must be exactly what the header implies.
+// The file size must be exactly what the header implies. A version-1 file of
+// the size of bitllama2.c's ternary body is handed to parse_bitnet_c.
 #include <cstring>
 #include <vector>
 
@@ -98,12 +99,19 @@ Result<ModelFile> parse(const uint8_t* data, size_t size, const std::string& fil
     bytes.push_back(b);
     fits = fits && checked_add(total, b, &total);
   }
-  if (!fits || total != size)
+  if (!fits || total != size) {
+    // bitllama2.c's ternary checkpoints carry the same version-1 header; only
+    // the exact size tells the two bodies apart.
+    const uint64_t ternary = c.version == 1 ? bitnet_c_expected_size(data, size) : 0;
+    if (ternary != 0 && ternary == size) return parse_bitnet_c(data, size, file);
+    const std::string or_ternary =
+        ternary != 0 ? strfmt(" (fp32 llama2.c) or %llu bytes (bitllama2.c ternary)", (unsigned long long)ternary) : "";
     return Status::Error(strfmt("%s: llama2.c version %d checkpoint with dim=%d hidden_dim=%d n_layers=%d n_heads=%d "
-                                "n_kv_heads=%d vocab_size=%d seq_len=%d (%s classifier) should be %s bytes, found %zu",
+                                "n_kv_heads=%d vocab_size=%d seq_len=%d (%s classifier) should be %s bytes%s, found %zu",
                                 file.c_str(), c.version, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
                                 c.vocab_size, c.seq_len, c.shared ? "shared" : "separate",
-                                fits ? std::to_string(total).c_str() : "more than 2^64", size));
+                                fits ? std::to_string(total).c_str() : "more than 2^64", or_ternary.c_str(), size));
+  }
   ModelFile m;
   m.path = file;
   m.container = "llama2c";

@@ -20,6 +20,12 @@ namespace nb::io {
 Result<ModelFile> parse_gguf(const uint8_t* data, size_t size, const std::string& name);
 Result<ModelFile> parse_safetensors(const uint8_t* data, size_t size, const std::string& name);
 Result<ModelFile> parse_llama2c(const uint8_t* data, size_t size, const std::string& name);
+// bitllama2.c ternary checkpoints (see io/bitnet_c.h). parse_llama2c hands
+// version-1 files over when their size is the ternary one.
+Result<ModelFile> parse_bitnet_c(const uint8_t* data, size_t size, const std::string& name);
+// The exact size of a bitllama2.c ternary checkpoint with the 256-byte
+// header at `data`; 0 when `size` cannot hold that header or it is invalid.
+uint64_t bitnet_c_expected_size(const uint8_t* data, size_t size);
 
 using ParseFn = Result<ModelFile> (*)(const uint8_t* data, size_t size, const std::string& name);
 // Run `parse` over a mapped file and keep the map alive in the result.

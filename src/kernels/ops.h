@@ -59,4 +59,13 @@ void embedding(const TensorView& table, int64_t id, float* out);
 
 int64_t argmax(const float* x, int64_t n);  // first index of the maximum
 
+// ---- BitLinear activations (MatMul-free LM; ../shared/design/matmulfree-lm.md §5.1)
+// One I8_ROW activation row for a BitLinear whose inner RMSNorm has weight
+// w_norm[n]: u = (v * r) * w_norm with r = 1 / sqrt(mean(v^2) + eps),
+// s_a = 127 / max(max|u|, 1e-5), codes q = round-half-AWAY-from-zero(u * s_a)
+// clamped to [-128, 127]; all in fp32. dst gets the row scale 1/s_a (fp32)
+// and then n_codes >= n codes, zero past n (padded ternary rows).
+// Scalar (kernels/ref/bitlinear_ref.cpp); it is O(n) next to the O(n * rows) matmul.
+void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float eps, int64_t n_codes, void* dst);
+
 }  // namespace nb::kernels

@@ -52,9 +52,11 @@ struct LoadOptions {
   bool verbose = false;
 };
 
+// The architecture a file declares ("" if none): GGUF general.architecture,
+// HF model_type; llama2.c checkpoints are llama.
+std::string architecture_of(const io::ModelFile& file);
 // The registry: architecture name -> loader. Reads the ModelFile's metadata
-// to find the architecture (GGUF general.architecture, HF model_type,
-// llama2.c checkpoints are llama).
+// to find the architecture (architecture_of).
 Result<std::unique_ptr<Model>> load_model(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts = {});
 
 // Adds a model's metadata and weights (matrices in `type`) to a GGUF writer,

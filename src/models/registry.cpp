@@ -2,6 +2,8 @@
 #include <functional>
 #include <map>
 
+#include "models/hgrn_bit.h"
+#include "models/bitnet.h"
 #include "models/llama.h"
 #include "models/llama_export.h"
 #include "models/model.h"
@@ -14,19 +16,22 @@ using Loader = std::function<Result<std::unique_ptr<Model>>(std::shared_ptr<cons
 const std::map<std::string, Loader>& registry() {
   static const std::map<std::string, Loader> r = {
       {"llama", load_llama},
+      {kBitnetArch, load_bitnet},
+      {"hgrn_bit", load_hgrn_bit},
   };
   return r;
 }
+
+}  // namespace
 
 // The architecture a file declares, in each container's own words.
 std::string architecture_of(const io::ModelFile& mf) {
   if (mf.container == "gguf") return mf.get_string_or("general.architecture", "");
   if (mf.container == "hf") return mf.get_string_or("hf.model_type", "");
   if (mf.container == "llama2c") return "llama";
+  if (mf.container == "bitnet-c") return kBitnetArch;  // bitllama2.c checkpoints
   return "";
 }
-
-}  // namespace
 
 Status export_gguf(const io::ModelFile& file, FormatId type, io::GgufWriter& w,
                    std::vector<std::vector<uint8_t>>& keep) {
@@ -36,6 +41,7 @@ Status export_gguf(const io::ModelFile& file, FormatId type, io::GgufWriter& w,
     opt.type = type;
     return add_llama_to_gguf(file, opt, w, keep);
   }
+  if (arch == "hgrn_bit") return add_hgrn_bit_to_gguf(file, type, w, keep);
   return Status::Error(file.path + ": cannot convert architecture '" + arch + "' to GGUF");
 }
 

@@ -42,6 +42,9 @@ void check_gguf(const GgufCase& c) {
 TEST(GgufPerplexity, Q8_0MatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q8_0.gguf", 63.8560}); }
 TEST(GgufPerplexity, Q4_0MatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q4_0.gguf", 65.1810}); }
 TEST(GgufPerplexity, Q4_K_MMatchesLlamaCpp) { check_gguf({"llama-gutenberg-Q4_K_M.gguf", 64.4268}); }
+// TQ2_0 ternarizes weights that were never trained to be ternary: the
+// perplexity is meant to be awful; the file tests TQ2_0 arithmetic.
+TEST(GgufPerplexity, TQ2_0MatchesLlamaCpp) { check_gguf({"llama-gutenberg-TQ2_0.gguf", 6629.6028}); }
 
 // The model README's valid perplexity: every predicted token of each
 // non-overlapping 256-token window of the token stream (text/SOURCES.md).

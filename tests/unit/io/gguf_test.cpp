@@ -103,15 +103,14 @@ TEST(IoGguf, LlamaGutenbergQuantized) {
   }
 }
 
-TEST(IoGguf, TernaryTypeNamedWhenUnsupported) {
+TEST(IoGguf, LlamaCppTernaryFileLoads) {
   NB_REQUIRE_DATA("models/llama-gutenberg-gguf/llama-gutenberg-TQ2_0.gguf");
   auto r = open_gguf(nb::test::data_path("models/llama-gutenberg-gguf/llama-gutenberg-TQ2_0.gguf"));
-  if (formats::find_by_gguf_type(35)) {  // once the table has TQ2_0, the file simply loads
-    ASSERT_TRUE(r.ok()) << r.status().message();
-    return;
-  }
-  EXPECT_TRUE(FailsWith(r, "llama-gutenberg-TQ2_0.gguf", "unsupported tensor type 35 (TQ2_0)"));
-  EXPECT_NE(r.status().message().find("tensor 'blk."), std::string::npos) << r.status().message();
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const TensorInfo* t = r->find("blk.0.attn_q.weight");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->view.format, FormatId::TQ2_0);
+  EXPECT_EQ(t->bytes, size_t(256) * 66);  // 256 rows of one 256-weight block
 }
 
 TEST(IoGguf, VocabOnlyFiles) {

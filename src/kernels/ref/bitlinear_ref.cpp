@@ -1,0 +1,32 @@
+// BitLinear's activation quantizer (../shared/design/matmulfree-lm.md §5.1):
+// the fused RMSNorm + per-token int8 absmax quantization of upstream's
+// FusedBitLinear, written out step by step in fp32.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/ops.h"
+
+namespace nb::kernels {
+
+void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float eps, int64_t n_codes, void* dst) {
+  // 1. r = 1 / sqrt(mean(v^2) + eps)
+  float ss = 0.0f;
+  for (int64_t k = 0; k < n; ++k) ss += v[k] * v[k];
+  const float r = 1.0f / std::sqrt(ss / float(n) + eps);
+  // 2-3. u = (v * r) * w_norm (norm weight BEFORE the absmax); s_a = 127 / max(max|u|, 1e-5)
+  float a = 0.0f;
+  for (int64_t k = 0; k < n; ++k) a = std::max(a, std::fabs((v[k] * r) * w_norm[k]));
+  const float s_a = 127.0f / std::max(a, 1e-5f);
+  const float row_scale = 1.0f / s_a;
+  std::memcpy(dst, &row_scale, sizeof row_scale);
+  // 4. q = round(u * s_a), ties away from zero (std::round, like libdevice roundf), clamped
+  int8_t* q = static_cast<int8_t*>(dst) + sizeof(float);
+  for (int64_t k = 0; k < n; ++k) {
+    const float x = std::round(((v[k] * r) * w_norm[k]) * s_a);
+    q[k] = int8_t(std::clamp(x, -128.0f, 127.0f));
+  }
+  for (int64_t k = n; k < n_codes; ++k) q[k] = 0;
+}
+
+}  // namespace nb::kernels
