@@ -700,6 +700,7 @@ void register_avx2(KernelTable& t) {
   t.swiglu = swiglu;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
+  register_ternary_avx2(t);
 }
 
 }  // namespace nb::kernels
