@@ -3,6 +3,7 @@
 // not depend on the thread count.
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -58,10 +59,17 @@ void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, fl
     xq = dst;
   }
 
+  // Prefill kernels re-pack the whole activation batch on every call, so
+  // batches get a few large chunks per thread; decode gets the pool's default.
+  int64_t grain = kMatmulGrainRows;
+  if (T > 1) {
+    const int64_t want = (W.rows() + 4 * pool.size() - 1) / (4 * pool.size());
+    grain = std::max(grain, (want + kMatmulGrainRows - 1) / kMatmulGrainRows * kMatmulGrainRows);
+  }
   pool.parallel_for(
       W.rows(),
       [&](int64_t r0, int64_t r1, int) { fn(W.data, w_row_bytes, r0, r1, k, xq, xq_row_bytes, T, Y, y_stride); },
-      kMatmulGrainRows);
+      grain);
 }
 
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {

@@ -186,174 +186,220 @@ void matmul_float(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k,
 }
 
 // ============================================================================
-// Q8_0 / Q4_0 weights x Q8_0 activations (VNNI).
+// Q8_0 / Q4_0 weights x Q8_0 activations (VNNI), four blocks per step.
 //
 // vpdpbusd multiplies unsigned by signed bytes. The weights take the unsigned
 // side with an offset (Q8_0: w + 128, one xor; Q4_0: the 4-bit code itself,
 // i.e. (w - 8) + 8), the activations the signed side unchanged, and each
-// int32 lane starts from -offset * (sum of its 4 activation bytes), computed
-// once per token. So every lane holds the exact int32 sum of its 4 products
-// w * x, for any int8 weights (-128 included) and any int8 activations, and
-// the per-row work is only unpacking.
+// int32 lane starts from -offset * (sum of its activation bytes), computed
+// once per token. So every lane holds the exact int32 sum of its products
+// w * x, for any int8 weights (-128 included) and any int8 activations.
 //
-// Two blocks are processed per zmm: lanes 0..7 block b, lanes 8..15 block b+1.
-// Per block pair and output: s = dpbusd(corr, u, x); acc += float(s) * (dw*dx)
-// with dw, dx each broadcast over the 8 lanes of their block. An odd last
-// block is a pair whose second half has x = 0, dx = 0, corr = 0 and dw = 0.
+// Layout of one step ("quad" = 4 blocks): two zmm `lo` / `hi` hold values
+// 0..15 / 16..31 of each block, block i in 128-bit lane i. That is the order
+// in which Q4_0 stores its codes (low / high nibbles), so its unpacking is one
+// word permute and two masks; Q8_0 gathers its bytes with two permutes. The
+// activations are packed once per call to match (x_lo, x_hi). Each int32 lane
+// then sums 8 products of one block, and per quad and output
+//   s = dpbusd(dpbusd(corr, lo, x_lo), hi, x_hi);  acc += float(s) * (dw * dx)
+// with dw, dx broadcast over the 4 lanes of their block; then hsum512. Compared
+// with two blocks per zmm this halves the float work per multiply-add, which
+// is what bounds prefill. Blocks past the row end (nb not a multiple of 4)
+// read as zero bytes, with x = 0, dx = 0 and corr = 0. The same instructions
+// run for T = 1 (weights straight from the file layout) and T > 1 (weights
+// packed per row block into lo, hi, dw).
 // ============================================================================
-struct WPair {
-  __m512i u;   // unsigned weight bytes (offset form), 2 blocks
-  __m512 dw;   // [dw_b x8 | dw_b+1 x8]
+constexpr size_t kXQuad = 256;  // per token and quad: x_lo, x_hi, dx (16 floats), corr (16 int32)
+constexpr size_t kWQuad = 192;  // prefill: per row and quad: lo, hi, dw
+
+struct Quad {
+  __m512i lo, hi;
+  __m512 dw;
 };
 
-// fp16 word `lo` broadcast to lanes 0..7 and word `hi` to 8..15, as fp32.
-inline __m512 pair_scale(__m512i raw, int lo, int hi) {
-  const __m512i idx = _mm512_castsi256_si512(
-      _mm256_mask_blend_epi16(0xFF00, _mm256_set1_epi16(short(lo)), _mm256_set1_epi16(short(hi))));
-  return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, raw)));
+// Bytes [off, off + 64) of p, reading only the first `bytes` (zeros after).
+inline __m512i load_upto(const char* p, int64_t off, int64_t bytes) {
+  const int64_t n = bytes - off;
+  if (n >= 64) return _mm512_loadu_si512(p + off);
+  if (n <= 0) return _mm512_setzero_si512();
+  return _mm512_maskz_loadu_epi8((__mmask64(1) << n) - 1, p + off);
 }
 
-struct Q8_0W {
-  using Block = BlockQ8_0;
-  static constexpr int kOffset = 128;
-  static WPair prep(const BlockQ8_0* b, bool two) {
-    // The 64 bytes from the pair's start hold d_b (word 0) and d_b+1 (word 17).
-    const __m512i raw = two ? _mm512_loadu_si512(b) : _mm512_maskz_loadu_epi8(0x3FFFFFFFFull, b);
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[0].qs));
-    const __m256i hi = two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[1].qs)) : _mm256_setzero_si256();
-    WPair p;
-    p.u = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(char(0x80)));
-    p.dw = pair_scale(raw, 0, 17);
-    return p;
-  }
-};
+// Q4_0: word j of the gathered codes is block j/8's code word j%8, at word
+// 9 * (j/8) + 1 + j%8 of the quad's 36 words (>= 32: second source). The code
+// bytes start at even offsets, so a word permute (AVX512BW) is enough.
+alignas(64) constexpr uint16_t kQ4Gather[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
+                                                19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33, 34, 35};
+// fp16 word l (< 16) of the scales: block l/4's d, word 9 * (l/4).
+alignas(64) constexpr uint16_t kQ4Scales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
 
-struct Q4_0W {
-  using Block = BlockQ4_0;
+struct Q4_0Quad {
   static constexpr int kOffset = 8;
-  static WPair prep(const BlockQ4_0* b, bool two) {
-    // 36 bytes: d_b (word 0), qs_b (words 1..8), d_b+1 (word 9), qs_b+1 (10..17).
-    // Masked load: never reads past the pair (the row may end there).
-    const __m512i raw = _mm512_maskz_loadu_epi8(two ? 0xFFFFFFFFFull : 0x3FFFFull, b);
-    // 128-bit lanes [qs_b, qs_b, qs_b+1, qs_b+1]; odd lanes shift right by 4,
-    // so each lane's low nibbles are values 0..15 / 16..31 of its block.
-    const __m512i idx = _mm512_set_epi16(17, 16, 15, 14, 13, 12, 11, 10, 17, 16, 15, 14, 13, 12, 11, 10,  //
-                                         8, 7, 6, 5, 4, 3, 2, 1, 8, 7, 6, 5, 4, 3, 2, 1);
-    const __m512i qq = _mm512_permutexvar_epi16(idx, raw);
-    WPair p;
-    p.u = _mm512_and_si512(_mm512_srlv_epi64(qq, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0F));
-    p.dw = pair_scale(raw, 0, 9);
-    return p;
+  static constexpr int64_t kBytes = 4 * int64_t(sizeof(BlockQ4_0));  // 72
+  // `bytes`: how many of the quad's bytes exist (kBytes unless the row ends).
+  template <bool kFull>
+  static Quad prep(const char* p, int64_t bytes) {
+    __m512i r0, r1;
+    if (kFull) {
+      r0 = _mm512_loadu_si512(p);
+      r1 = _mm512_castsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 64)));
+    } else {
+      r0 = load_upto(p, 0, bytes);
+      r1 = load_upto(p, 64, bytes);
+    }
+    const __m512i q = _mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ4Gather), r1);
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    Quad w;
+    w.lo = _mm512_and_si512(q, m4);
+    w.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    w.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kQ4Scales), r0)));
+    return w;
   }
 };
 
-inline __m512 qstep(__m512 acc, const WPair& p, __m512i corr, __m512i x, __m512 dx) {
-  const __m512i s = _mm512_dpbusd_epi32(corr, p.u, x);
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(p.dw, dx), acc);
-}
+// Q8_0 (34-byte blocks, codes at even offsets 34i + 2): lo takes words
+// 17i + 1 .. 17i + 8 of bytes [0, 128); hi takes words 17i + 9 .. 17i + 16,
+// read from bytes [8, 136) so that they fall below word 64 (index - 4).
+alignas(64) constexpr uint16_t kQ8GatherLo[32] = {1,  2,  3,  4,  5,  6,  7,  8,  18, 19, 20, 21, 22, 23, 24, 25,
+                                                  35, 36, 37, 38, 39, 40, 41, 42, 52, 53, 54, 55, 56, 57, 58, 59};
+alignas(64) constexpr uint16_t kQ8GatherHi[32] = {5,  6,  7,  8,  9,  10, 11, 12, 22, 23, 24, 25, 26, 27, 28, 29,
+                                                  39, 40, 41, 42, 43, 44, 45, 46, 56, 57, 58, 59, 60, 61, 62, 63};
+alignas(64) constexpr uint16_t kQ8Scales[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51};
 
-// Packed activations: per token, per block pair, 64 bytes x, 16 floats
-// [dx_b x8 | dx_b+1 x8], 16 int32 -offset * (sum of each lane's 4 x).
-constexpr size_t kXPair = 192;
+struct Q8_0Quad {
+  static constexpr int kOffset = 128;
+  static constexpr int64_t kBytes = 4 * int64_t(sizeof(BlockQ8_0));  // 136
+  template <bool kFull>
+  static Quad prep(const char* p, int64_t bytes) {
+    __m512i r0, r1, s0, s1;
+    if (kFull) {
+      r0 = _mm512_loadu_si512(p);
+      r1 = _mm512_loadu_si512(p + 64);
+      s0 = _mm512_loadu_si512(p + 8);
+      s1 = _mm512_loadu_si512(p + 72);
+    } else {
+      r0 = load_upto(p, 0, bytes);
+      r1 = load_upto(p, 64, bytes);
+      s0 = load_upto(p, 8, bytes);
+      s1 = load_upto(p, 72, bytes);
+    }
+    const __m512i flip = _mm512_set1_epi8(char(0x80));
+    Quad w;
+    w.lo = _mm512_xor_si512(_mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ8GatherLo), r1), flip);
+    w.hi = _mm512_xor_si512(_mm512_permutex2var_epi16(s0, _mm512_load_si512(kQ8GatherHi), s1), flip);
+    w.dw = _mm512_cvtph_ps(
+        _mm512_castsi512_si256(_mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ8Scales), r1)));
+    return w;
+  }
+};
+
+inline __m512 quad_step(__m512 acc, __m512i lo, __m512i hi, __m512 dw, const uint8_t* a) {
+  const __m512i corr = _mm512_load_si512(a + 192);
+  __m512i s = _mm512_dpbusd_epi32(corr, lo, _mm512_load_si512(a));
+  s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(a + 64));
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_load_ps(a + 128)), acc);
+}
 
 template <class F>
-void pack_x_q8_0(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst) {
-  const int64_t np = (nb + 1) / 2;
-  const __m512i off = _mm512_set1_epi8(char(F::kOffset));
+void pack_x_quad(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst) {
+  const int64_t nq = (nb + 3) / 4;
+  const __m512i off = _mm512_set1_epi8(char(F::kOffset));  // 128 wraps to -128 as a byte, read as unsigned
   for (int64_t t = 0; t < T; ++t) {
     const BlockQ8_0* xb = reinterpret_cast<const BlockQ8_0*>(xq + t * xrb);
-    uint8_t* d = dst + size_t(t * np) * kXPair;
-    for (int64_t p = 0; p < np; ++p) {
-      const bool two = 2 * p + 1 < nb;
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p].qs));
-      const __m256i hi =
-          two ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * p + 1].qs)) : _mm256_setzero_si256();
-      const __m512i x = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-      _mm512_store_si512(d + p * kXPair, x);
-      const float d0 = h2f(xb[2 * p].d), d1 = two ? h2f(xb[2 * p + 1].d) : 0.0f;
-      _mm512_store_ps(d + p * kXPair + 64, _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(d0), _mm512_set1_ps(d1)));
-      const __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, x);  // offset * sum of 4 x
-      _mm512_store_si512(d + p * kXPair + 128, _mm512_sub_epi32(_mm512_setzero_si512(), sx));
+    for (int64_t q = 0; q < nq; ++q) {
+      uint8_t* d = dst + size_t(t * nq + q) * kXQuad;
+      alignas(64) float dx[16];
+      for (int i = 0; i < 4; ++i) {
+        const int64_t b = 4 * q + i;
+        const bool have = b < nb;
+        if (have) {
+          std::memcpy(d + 16 * i, xb[b].qs, 16);
+          std::memcpy(d + 64 + 16 * i, xb[b].qs + 16, 16);
+        } else {
+          std::memset(d + 16 * i, 0, 16);
+          std::memset(d + 64 + 16 * i, 0, 16);
+        }
+        const float s = have ? h2f(xb[b].d) : 0.0f;
+        for (int l = 0; l < 4; ++l) dx[4 * i + l] = s;
+      }
+      std::memcpy(d + 128, dx, 64);
+      __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, _mm512_load_si512(d));
+      sx = _mm512_dpbusd_epi32(sx, off, _mm512_load_si512(d + 64));
+      _mm512_store_si512(d + 192, _mm512_sub_epi32(_mm512_setzero_si512(), sx));
     }
   }
 }
 
-// Decode: R rows against one packed token, weights read straight from the file layout.
+// Decode: R rows against one packed token, weights read from the file layout.
 template <class F, int R>
-void q_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y) {
-  using Block = typename F::Block;
+void quad_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y) {
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const int64_t full = nb / 2;
-  for (int64_t p = 0; p < full; ++p) {
-    const __m512i x = _mm512_load_si512(xp + p * kXPair);
-    const __m512 dx = _mm512_load_ps(xp + p * kXPair + 64);
-    const __m512i corr = _mm512_load_si512(xp + p * kXPair + 128);
+  const int64_t full = nb / 4;
+  for (int64_t q = 0; q < full; ++q) {
+    const uint8_t* a = xp + q * kXQuad;
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const Block* b = reinterpret_cast<const Block*>(w + r * wrb) + 2 * p;
-      prefetch_range(reinterpret_cast<const char*>(b) + kPrefetchAhead, 2 * sizeof(Block) > 64 ? 128 : 64);
-      acc[r] = qstep(acc[r], F::prep(b, true), corr, x, dx);
+      const char* p = w + r * wrb + q * F::kBytes;
+      prefetch_range(p + kPrefetchAhead, F::kBytes > 128 ? 192 : 128);
+      const Quad u = F::template prep<true>(p, F::kBytes);
+      acc[r] = quad_step(acc[r], u.lo, u.hi, u.dw, a);
     }
   }
-  if (nb & 1) {
-    const __m512i x = _mm512_load_si512(xp + full * kXPair);
-    const __m512 dx = _mm512_load_ps(xp + full * kXPair + 64);
-    const __m512i corr = _mm512_load_si512(xp + full * kXPair + 128);
+  if (nb % 4) {
+    const uint8_t* a = xp + full * kXQuad;
+    const int64_t bytes = (nb % 4) * (F::kBytes / 4);
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-      acc[r] = qstep(acc[r], F::prep(reinterpret_cast<const Block*>(w + r * wrb) + 2 * full, false), corr, x, dx);
+    for (int r = 0; r < R; ++r) {
+      const Quad u = F::template prep<false>(w + r * wrb + full * F::kBytes, bytes);
+      acc[r] = quad_step(acc[r], u.lo, u.hi, u.dw, a);
+    }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) y[r] = hsum512(acc[r]);
 }
 
-// Packed weights (prefill): per row, per pair, 64 B u, 64 B dw.
-constexpr size_t kWPair = 128;
-
 template <class F>
-void pack_w(const char* w, size_t wrb, int64_t rows, int64_t nb, uint8_t* dst) {
-  using Block = typename F::Block;
-  const int64_t np = (nb + 1) / 2;
-  for (int64_t r = 0; r < rows; ++r) {
-    const Block* b = reinterpret_cast<const Block*>(w + r * wrb);
-    uint8_t* d = dst + size_t(r * np) * kWPair;
-    for (int64_t p = 0; p < np; ++p) {
-      const WPair q = F::prep(b + 2 * p, 2 * p + 1 < nb);
-      _mm512_store_si512(d + p * kWPair, q.u);
-      _mm512_store_ps(d + p * kWPair + 64, q.dw);
+void pack_w_quad(const char* w, size_t wrb, int64_t rows, int64_t nb, uint8_t* dst) {
+  const int64_t nq = (nb + 3) / 4, row_bytes = nb * (F::kBytes / 4);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t q = 0; q < nq; ++q) {
+      const int64_t left = row_bytes - q * F::kBytes;
+      const char* p = w + r * wrb + q * F::kBytes;
+      const Quad u = left >= F::kBytes ? F::template prep<true>(p, F::kBytes) : F::template prep<false>(p, left);
+      uint8_t* d = dst + size_t(r * nq + q) * kWQuad;
+      _mm512_store_si512(d, u.lo);
+      _mm512_store_si512(d + 64, u.hi);
+      _mm512_store_ps(d + 128, u.dw);
     }
-  }
 }
 
-// Prefill micro-kernel: R packed rows x C packed tokens over pairs [p0, p1).
-// The accumulators live in `accs` between k-chunks (stored and reloaded
-// unchanged, so chunking does not change any result).
+// Prefill micro-kernel: R packed rows x C packed tokens over quads [q0, q1);
+// accumulators kept in `accs` between k-chunks (stored and reloaded unchanged).
 template <int R, int C>
-void q_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t p0, int64_t p1,
-                   float* accs) {
+void quad_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t q0, int64_t q1,
+                    float* accs) {
   __m512 acc[R][C];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_load_ps(accs + (r * C + c) * 16);
-  for (int64_t p = p0; p < p1; ++p) {
-    WPair wq[R];
+  for (int64_t q = q0; q < q1; ++q) {
+    __m512i lo[R], hi[R];
+    __m512 dw[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const uint8_t* q = wp + r * w_row + p * kWPair;
-      wq[r].u = _mm512_load_si512(q);
-      wq[r].dw = _mm512_load_ps(q + 64);
+      const uint8_t* p = wp + r * w_row + q * kWQuad;
+      lo[r] = _mm512_load_si512(p);
+      hi[r] = _mm512_load_si512(p + 64);
+      dw[r] = _mm512_load_ps(p + 128);
     }
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) {
-      const uint8_t* a = xp + c * x_tok + p * kXPair;
-      const __m512i x = _mm512_load_si512(a);
-      const __m512 dx = _mm512_load_ps(a + 64);
-      const __m512i corr = _mm512_load_si512(a + 128);
+      const uint8_t* a = xp + c * x_tok + q * kXQuad;
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) acc[r][c] = qstep(acc[r][c], wq[r], corr, x, dx);
+      for (int r = 0; r < R; ++r) acc[r][c] = quad_step(acc[r][c], lo[r], hi[r], dw[r], a);
     }
   }
 #pragma GCC unroll 16
@@ -363,66 +409,65 @@ void q_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_
 }
 
 template <int R>
-void q_tile_packed_c(int c, const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t p0, int64_t p1,
-                     float* accs) {
+void quad_tile_packed_c(int c, const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t q0,
+                      int64_t q1, float* accs) {
   switch (c) {
-    case 1: return q_tile_packed<R, 1>(wp, w_row, xp, x_tok, p0, p1, accs);
-    case 2: return q_tile_packed<R, 2>(wp, w_row, xp, x_tok, p0, p1, accs);
-    case 3: return q_tile_packed<R, 3>(wp, w_row, xp, x_tok, p0, p1, accs);
-    case 4: return q_tile_packed<R, 4>(wp, w_row, xp, x_tok, p0, p1, accs);
-    case 5: return q_tile_packed<R, 5>(wp, w_row, xp, x_tok, p0, p1, accs);
-    case 6: return q_tile_packed<R, 6>(wp, w_row, xp, x_tok, p0, p1, accs);
-    case 7: return q_tile_packed<R, 7>(wp, w_row, xp, x_tok, p0, p1, accs);
-    default: return q_tile_packed<R, 8>(wp, w_row, xp, x_tok, p0, p1, accs);
+    case 1: return quad_tile_packed<R, 1>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 2: return quad_tile_packed<R, 2>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 3: return quad_tile_packed<R, 3>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 4: return quad_tile_packed<R, 4>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 5: return quad_tile_packed<R, 5>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 6: return quad_tile_packed<R, 6>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 7: return quad_tile_packed<R, 7>(wp, w_row, xp, x_tok, q0, q1, accs);
+    default: return quad_tile_packed<R, 8>(wp, w_row, xp, x_tok, q0, q1, accs);
   }
 }
 
 template <class F>
-void matmul_q(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
-              float* y, int64_t ys) {
+void matmul_quad(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb,
+                 int64_t T, float* y, int64_t ys) {
   const char* w = static_cast<const char*>(wv);
-  const int64_t nb = k / kQK8_0, np = (nb + 1) / 2;
-  const size_t x_tok = size_t(np) * kXPair;
+  const int64_t nb = k / kQK8_0, nq = (nb + 3) / 4;
+  const size_t x_tok = size_t(nq) * kXQuad;
   uint8_t* xp = static_cast<uint8_t*>(cpu::scratch(0, x_tok * size_t(T)));
-  pack_x_q8_0<F>(static_cast<const char*>(xv), xrb, T, nb, xp);
+  pack_x_quad<F>(static_cast<const char*>(xv), xrb, T, nb, xp);
 
   if (T == 1) {
     constexpr int R = 4;
     int64_t r = r0;
-    for (; r + R <= r1; r += R) q_rows_direct<F, R>(w + r * wrb, wrb, nb, xp, y + r);
-    for (; r < r1; ++r) q_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r);
+    for (; r + R <= r1; r += R) quad_rows_direct<F, R>(w + r * wrb, wrb, nb, xp, y + r);
+    for (; r < r1; ++r) quad_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r);
     return;
   }
 
   // Prefill. Loops: row block (packed once, stays in L2) > token tile of C >
-  // k-chunk of KC pairs (the tile's activations for the chunk stay in L1) >
-  // row pair. Every output still adds its pairs in increasing order.
+  // k-chunk of KC quads (the tile's activations for the chunk stay in L1) >
+  // row pair. Every output still adds its quads in increasing order.
   constexpr int R = 2, C = 8;
-  constexpr int64_t KC = 16;
-  const size_t w_row = size_t(np) * kWPair;
+  constexpr int64_t KC = 8;
+  const size_t w_row = size_t(nq) * kWQuad;
   const int64_t rb = row_block(w_row, R);
   uint8_t* wp = static_cast<uint8_t*>(cpu::scratch(1, w_row * size_t(rb)));
   float* accs = static_cast<float*>(cpu::scratch(2, size_t(rb) * C * 16 * sizeof(float)));
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
     const int64_t nr = b0 + rb < r1 ? rb : r1 - b0;
-    pack_w<F>(w + b0 * wrb, wrb, nr, nb, wp);
+    pack_w_quad<F>(w + b0 * wrb, wrb, nr, nb, wp);
     for (int64_t t = 0; t < T; t += C) {
       const int c = int(T - t < C ? T - t : C);
       std::memset(accs, 0, size_t(nr) * C * 16 * sizeof(float));
-      for (int64_t p0 = 0; p0 < np; p0 += KC) {
-        const int64_t p1 = p0 + KC < np ? p0 + KC : np;
+      for (int64_t q0 = 0; q0 < nq; q0 += KC) {
+        const int64_t q1 = q0 + KC < nq ? q0 + KC : nq;
         int64_t r = 0;
         for (; r + R <= nr; r += R)
-          q_tile_packed_c<R>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, p0, p1, accs + r * C * 16);
+          quad_tile_packed_c<R>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, q0, q1, accs + r * C * 16);
         for (; r < nr; ++r)
-          q_tile_packed_c<1>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, p0, p1, accs + r * C * 16);
+          quad_tile_packed_c<1>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, q0, q1, accs + r * C * 16);
       }
-      // accs of row r, token c sit at (r*C... ) for R-row tiles: tile rows are
-      // contiguous blocks of R*C vectors, laid out (row-in-tile, token).
       int64_t r = 0;
       for (; r + R <= nr; r += R)
         for (int i = 0; i < R; ++i)
-          for (int j = 0; j < c; ++j) y[(t + j) * ys + b0 + r + i] = hsum512(_mm512_load_ps(accs + (r * C + i * c + j) * 16));
+          for (int j = 0; j < c; ++j)
+            y[(t + j) * ys + b0 + r + i] = hsum512(_mm512_load_ps(accs + (r * C + i * c + j) * 16));
       for (; r < nr; ++r)
         for (int j = 0; j < c; ++j) y[(t + j) * ys + b0 + r] = hsum512(_mm512_load_ps(accs + (r * C + j) * 16));
     }
@@ -798,8 +843,8 @@ void register_avx512(KernelTable& t) {
   set(FormatId::F32, matmul_float<F32W>);
   set(FormatId::F16, matmul_float<F16W>);
   set(FormatId::BF16, matmul_float<BF16W>);
-  set(FormatId::Q8_0, matmul_q<Q8_0W>);
-  set(FormatId::Q4_0, matmul_q<Q4_0W>);
+  set(FormatId::Q8_0, matmul_quad<Q8_0Quad>);
+  set(FormatId::Q4_0, matmul_quad<Q4_0Quad>);
   set(FormatId::Q4_K, matmul_k<Q4_KW>);
   set(FormatId::Q5_K, matmul_k<Q5_KW>);
   set(FormatId::Q6_K, matmul_k<Q6_KW>);
@@ -810,6 +855,7 @@ void register_avx512(KernelTable& t) {
   t.swiglu = swiglu;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
+  register_ternary_avx512(t);
 }
 
 }  // namespace nb::kernels

@@ -314,11 +314,13 @@ TEST_F(Harness, IntegerSumsAreExact) {
       if (fn == nullptr || fn == ref.matmul[size_t(f)]) continue;
       const FormatId dot = formats::traits(f).dot_type;
       const bool kq = dot == FormatId::Q8_K;
-      for (int64_t nblk : {1, 2, 3}) {
+      // 1..7 blocks: every remainder of the SIMD kernels' 4-block steps, and
+      // full steps followed by each remainder.
+      for (int64_t nblk : {1, 2, 3, 4, 5, 6, 7}) {
         const int64_t k = nblk * (kq ? 256 : 32);
         // Every value either side forms is a multiple of 2^-2 below 2^22, so
-        // exact in fp32: Q8_0 with |a| <= 63: 96 * 128 * 63 < 2^14 * 2^4;
-        // K-quants with |a| <= 1 and sub-scales <= 51: 768 * 51 * 31 < 2^21.
+        // exact in fp32: Q8_0 with |a| <= 63: 224 * 128 * 63 < 2^21;
+        // K-quants with |a| <= 1 and sub-scales <= 51: 1792 * 51 * 31 < 2^22.
         const int range = kq ? 1 : 63;
         for (int64_t T : {1, 5, 9}) {
           const Case c{17, k, T, 0, 17};
@@ -344,7 +346,10 @@ TEST_F(Harness, PrefillEqualsDecodeBitForBit) {
       if (fn == nullptr) continue;
       const FormatId dot = formats::traits(f).dot_type;
       const int64_t bs = formats::traits(f).block_size;
-      for (int64_t k : {bs == 1 ? int64_t(100) : bs * 3, bs == 1 ? int64_t(1000) : bs * 37}) {
+      // Block counts 3, 6, 37: a lone partial 4-block step, and full steps
+      // followed by partial ones of 2 and 1 blocks.
+      for (int64_t k : {bs == 1 ? int64_t(100) : bs * 3, bs == 1 ? int64_t(333) : bs * 6,
+                        bs == 1 ? int64_t(1000) : bs * 37}) {
         for (int64_t T : {2, 5, 9, 19}) {
           const int64_t rows = 67;
           const auto w = random_weights(f, rows, k, rng);
