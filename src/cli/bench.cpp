@@ -13,6 +13,7 @@
 #include "core/membw.h"
 #include "formats/format.h"
 #include "kernels/dispatch.h"
+#include "models/hgrn_bit.h"
 #include "models/llama.h"
 #include "models/llama_weights.h"
 
@@ -20,7 +21,7 @@ namespace nb::cli {
 namespace {
 
 struct BenchFlags {
-  std::string model, random_shape, type = "q8_0", threads = "", out_json;
+  std::string model, random_shape, type, threads = "", out_json;
   int64_t n_prompt = 128, n_gen = 64;
   int reps = 5;
   bool json = false;
@@ -78,12 +79,21 @@ int run(const BenchFlags& f) {
   {
     ThreadPool pool(max_t);
     if (!f.random_shape.empty()) {
-      auto cfg = llama_shape(f.random_shape);
-      if (!cfg.ok()) return fail("bench", cfg.status());
-      const formats::FormatTraits* tr = formats::find_by_name(f.type);
-      if (!tr) return fail("bench", Status::Error("unknown --type '" + f.type + "'"));
+      const bool mmfree = f.random_shape.rfind("mmfree-", 0) == 0;
+      const std::string type = !f.type.empty() ? f.type : (mmfree ? "t2" : "q8_0");
+      const formats::FormatTraits* tr = formats::find_by_name(type);
+      if (!tr) return fail("bench", Status::Error("unknown --type '" + type + "'"));
       std::fprintf(stderr, "nibble bench: building a random %s model in %s...\n", f.random_shape.c_str(), tr->name);
-      auto m = make_random_llama(*cfg, tr->id, f.seed, pool);
+      Result<std::unique_ptr<Model>> m = Status::Error("");
+      if (mmfree) {
+        auto cfg = hgrn_bit_shape(f.random_shape);
+        if (!cfg.ok()) return fail("bench", cfg.status());
+        m = make_random_hgrn_bit(*cfg, tr->id, f.seed, pool);
+      } else {
+        auto cfg = llama_shape(f.random_shape);
+        if (!cfg.ok()) return fail("bench", cfg.status());
+        m = make_random_llama(*cfg, tr->id, f.seed, pool);
+      }
       if (!m.ok()) return fail("bench", m.status());
       model = std::move(m).value();
       name = "random:" + f.random_shape;
@@ -184,8 +194,8 @@ void add_bench(CLI::App& app) {
   auto f = std::make_shared<BenchFlags>();
   CLI::App* c = app.add_subcommand("bench", "measure prompt and generation speed against memory bandwidth");
   c->add_option("-m,--model", f->model, "model file or folder");
-  c->add_option("--random", f->random_shape, "random weights of a named shape (tinyllama-1.1b, llama-7b, stories260k)");
-  c->add_option("--type", f->type, "weight format for --random (f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0)");
+  c->add_option("--random", f->random_shape, "random weights of a named shape (tinyllama-1.1b, llama-7b, stories260k, mmfree-370m, mmfree-1.3b, mmfree-2.7b)");
+  c->add_option("--type", f->type, "weight format for --random: Llama shapes f32, f16, bf16, q8_0 (default), q4_0, tq1_0, tq2_0; mmfree shapes t2 (default), t1_6");
   c->add_option("-p,--n-prompt", f->n_prompt, "prompt tokens per test")->check(CLI::Range(int64_t(0), int64_t(1) << 16));
   c->add_option("-n,--n-gen", f->n_gen, "generated tokens per test")->check(CLI::Range(int64_t(0), int64_t(1) << 16));
   c->add_option("-r,--repetitions", f->reps, "repetitions of each test")->check(CLI::Range(1, 1000));

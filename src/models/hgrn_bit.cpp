@@ -186,7 +186,11 @@ class HgrnBit : public Model {
 
 Result<std::unique_ptr<Model>> load_hgrn_bit(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts) {
   NB_ASSIGN_OR_RETURN(HgrnBitWeights w, load_hgrn_bit_weights(*file));
-  return std::unique_ptr<Model>(new HgrnBit(std::move(file), std::move(w)));
+  return make_hgrn_bit(std::move(w), std::move(file));
+}
+
+std::unique_ptr<Model> make_hgrn_bit(HgrnBitWeights w, std::shared_ptr<const io::ModelFile> keepalive) {
+  return std::unique_ptr<Model>(new HgrnBit(std::move(keepalive), std::move(w)));
 }
 
 }  // namespace nb

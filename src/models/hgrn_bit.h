@@ -82,6 +82,16 @@ struct TernaryResult {
 };
 Result<TernaryResult> ternarize(const TensorView& latent, FormatId out_format, void* out);  // error: a non-finite value
 
+// A model over weights already in memory (keepalive holds what they point into).
+std::unique_ptr<Model> make_hgrn_bit(HgrnBitWeights w, std::shared_ptr<const io::ModelFile> keepalive);
+// Released shapes (spec §7) for `nibble bench --random`: "mmfree-370m",
+// "mmfree-1.3b", "mmfree-2.7b".
+Result<HgrnBitConfig> hgrn_bit_shape(const std::string& name);
+// Random trits (density ~2/3) in T2 or T1_6 and random norms/embedding, built
+// without a file; speed depends only on shapes and formats.
+Result<std::unique_ptr<Model>> make_random_hgrn_bit(const HgrnBitConfig& cfg, FormatId format, uint64_t seed,
+                                                    ThreadPool& pool);
+
 // Forget-gate lower bounds from the raw [L, H] parameter (spec §4.2):
 // p = softmax over layers per channel, lb[l] = sum_{j<=l} p[j] - p[0].
 std::vector<float> hgrn_bit_lower_bounds(const float* raw, int64_t L, int64_t H);
