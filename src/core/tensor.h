@@ -27,6 +27,12 @@ enum class FormatId : uint16_t {
   TQ2_0,   // llama.cpp ternary, 2.0625 bits per weight, fp16 scale per 256
   T2,      // nibble ternary, 2 bits per weight, one fp32 scale per tensor
   T1_6,    // nibble ternary, 1.6 bits per weight (5 trits per byte), one fp32 scale per tensor
+  MXFP4,      // OCP MXFP4 (E2M1 x E8M0 per 32), llama.cpp's GGUF type 39 layout, 4.25 bits per weight
+  MXFP4_FPQ,  // MXFP4 with FP-Quant's scale rule: the E8M0 scale means 2^E / 3, 4.25 bits per weight
+  NVFP4,      // E2M1 x E4M3 per 16, one fp32 scale per tensor, 4.5 bits per weight
+  INT4_G32,   // symmetric int4, fp16 scale per 32, 4.5 bits per weight
+  INT4_G64,   // symmetric int4, fp16 scale per 64, 4.25 bits per weight
+  INT4_G128,  // symmetric int4, fp16 scale per 128, 4.125 bits per weight
   kCount
 };
 
@@ -38,7 +44,7 @@ struct TensorView {
   int64_t shape[kMaxDims] = {0, 0, 0, 0};
   int64_t stride[kMaxDims] = {0, 0, 0, 0};  // bytes; stride[ndim-1] unused for blocked formats
   void* data = nullptr;
-  // Per-tensor dequantization factor of formats that have one (T2, T1_6): the
+  // Per-tensor dequantization factor of formats that have one (T2, T1_6, NVFP4): the
   // stored codes times `scale` are the weights. 1 for every other format.
   float scale = 1.0f;
 

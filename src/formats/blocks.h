@@ -3,7 +3,10 @@
 // include this header and use these structs and constants.
 // All layouts are llama.cpp/GGUF's, little-endian, packed.
 #pragma once
+#include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 
 namespace nb::formats {
 
@@ -130,6 +133,130 @@ inline uint8_t unpack_trit(uint8_t byte, int n) {
   static const uint8_t kPow3[5] = {1, 3, 9, 27, 81};
   uint8_t b = uint8_t(byte * kPow3[n]);  // mod 256
   return uint8_t((unsigned(b) * 3u) >> 8);
+}
+
+// ---- FP4 formats. An E2M1 code (4 bits) is sign (bit 3), 2 exponent bits
+// (bias 1) and 1 mantissa bit; codes 0..7 are +0, 0.5, 1, 1.5, 2, 3, 4, 6 and
+// codes 8..15 the same values negated (0x8 is -0). No Inf, no NaN.
+// kE2M1Doubled holds twice each value as int8, so that integer dots work.
+inline constexpr float kE2M1Values[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                                          -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+inline constexpr int8_t kE2M1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+// E8M0 scale byte b: 2^(b - 127) for b in 0..254 (0 gives the fp32 denormal
+// 2^-127); 0xFF is NaN (a loader rejects it; a NaN block decodes to NaN).
+inline float e8m0_to_f32(uint8_t b) {
+  if (b == 0xFF) return std::numeric_limits<float>::quiet_NaN();
+  if (b == 0) return 0x1p-127f;
+  const uint32_t bits = uint32_t(b) << 23;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// E4M3 (OCP FP8) byte: sign bit 7, exponent bits 6..3 (bias 7), mantissa 2..0.
+// Normal 2^(e-7) * (1 + m/8); subnormal (e = 0) 2^-9 * m; e = 15, m = 7 is NaN;
+// no Inf; largest finite 448 (0x7E).
+inline float e4m3_to_f32(uint8_t b) {
+  const int e = (b >> 3) & 0xF, m = b & 7;
+  float v;
+  if (e == 15 && m == 7) v = std::numeric_limits<float>::quiet_NaN();
+  else if (e == 0) v = float(m) * 0x1p-9f;
+  else v = std::ldexp(1.0f + float(m) * 0.125f, e - 7);
+  return (b & 0x80) ? -v : v;
+}
+
+// E(a) = floor(log2 a) for finite a > 0, read from the fp32 exponent field
+// (exact; log2f can round a value just below a power of two up). Subnormals
+// included: E(2^-149) = -149.
+inline int float_exponent(float a) {
+  uint32_t u;
+  std::memcpy(&u, &a, 4);
+  const int e = int((u >> 23) & 0xFF);
+  if (e != 0) return e - 127;
+  const uint32_t m = u & 0x7FFFFF;  // subnormal: a = m * 2^-149
+  return m == 0 ? -150 : -150 + (32 - __builtin_clz(m));
+}
+
+// fp32 -> E4M3, round to nearest even, saturating finite values (and Inf) to
+// +-448, NaN -> 0x7F (the `cvt.rn.satfinite.e4m3` rule).
+inline uint8_t f32_to_e4m3(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint8_t sign = uint8_t((u >> 24) & 0x80);
+  const uint32_t au = u & 0x7FFFFFFF;
+  if (au > 0x7F800000u) return uint8_t(sign | 0x7F);
+  if (au >= 0x43E00000u) return uint8_t(sign | 0x7E);  // >= 448 (and Inf): saturate
+  uint32_t code;
+  if (au < 0x3C800000u) {  // below 2^-6: subnormal steps of 2^-9; 8 steps reach 2^-6 (code 8)
+    float a;
+    std::memcpy(&a, &au, 4);
+    code = uint32_t(std::nearbyint(a * 512.0f));  // exact scaling, RNE in the default mode
+  } else {
+    const uint32_t e = (au >> 23) - 127 + 7, mant = au & 0x7FFFFF;
+    code = (e << 3) | (mant >> 20);
+    const uint32_t rem = mant & 0xFFFFF;
+    if (rem > 0x80000u || (rem == 0x80000u && (code & 1))) ++code;  // a carry moves into the exponent
+    if (code > 0x7E) code = 0x7E;  // 448 < |x| < 464 rounds to 448 anyway; 464.. would be NaN's code
+  }
+  return uint8_t(sign | code);
+}
+
+// E2M1 code of v (already divided by the block scale): round to nearest even
+// with saturation to +-6: |v| > 0.25 -> 0.5, >= 0.75 -> 1, > 1.25 -> 1.5,
+// >= 1.75 -> 2, > 2.5 -> 3, >= 3.5 -> 4, > 5 -> 6. A value that rounds to zero
+// gets +0 (code 0x0, never 0x8), as GGML writes it. NaN gives 0x0.
+inline uint8_t e2m1_code(double v) {
+  const double a = std::fabs(v);
+  uint8_t c = a > 5.0 ? 7 : a >= 3.5 ? 6 : a > 2.5 ? 5 : a >= 1.75 ? 4 : a > 1.25 ? 3 : a >= 0.75 ? 2 : a > 0.25 ? 1 : 0;
+  return (c != 0 && v < 0) ? uint8_t(c | 8) : c;
+}
+
+// MXFP4 (OCP MX, llama.cpp's block_mxfp4, GGUF type 39): 32 weights, the E8M0
+// scale byte first, then 16 bytes of E2M1 codes. Element j (0..15) is the low
+// nibble of qs[j], element j+16 the high nibble. x = E2M1(code) * 2^(e - 127).
+// MXFP4_FPQ has the same bytes; its weights are E2M1(code) * 2^(e - 127) / 3.
+constexpr int kQKMXFP4 = 32;
+struct BlockMXFP4 {
+  uint8_t e;  // E8M0
+  uint8_t qs[kQKMXFP4 / 2];
+};
+static_assert(sizeof(BlockMXFP4) == 17);
+
+// NVFP4 (nibble): 16 weights, an E4M3 block scale first, then 8 bytes of E2M1
+// codes; element j (0..7) is the low nibble of qs[j], j+8 the high nibble (the
+// order GGML's NVFP4 uses inside each 16). x = E2M1(code) * E4M3(d) * s_T, with
+// s_T the tensor's fp32 scale (TensorView::scale; ModelOpt's weight_scale_2).
+// The rows hold E2M1(code) * E4M3(d) only. A quantizer picks
+// s_T = amax(tensor) / kNVFP4TensorDivisor so that block scales fit E4M3.
+constexpr int kQKNVFP4 = 16;
+constexpr float kNVFP4TensorDivisor = 6.0f * 448.0f;  // E2M1 max * E4M3 max = 2688
+struct BlockNVFP4 {
+  uint8_t d;  // E4M3, sign bit 0 when nibble writes it
+  uint8_t qs[kQKNVFP4 / 2];
+};
+static_assert(sizeof(BlockNVFP4) == 9);
+
+// INT4-gG (nibble): symmetric 4-bit integers, one fp16 scale per group of G
+// (32, 64 or 128) weights. x = d * (code - 8), code in 0..15 (q = code - 8 in
+// -8..7). The codes of each run of 32 elements (32c .. 32c+31) sit in
+// qs[16c .. 16c+15] as in Q4_0: element 32c+j is the low nibble of qs[16c+j],
+// element 32c+j+16 the high nibble. INT4-g32 blocks are byte-identical to Q4_0
+// blocks (only the encoders differ).
+template <int G>
+struct BlockInt4 {
+  uint16_t d;  // fp16
+  uint8_t qs[G / 2];
+};
+static_assert(sizeof(BlockInt4<32>) == 18);
+static_assert(sizeof(BlockInt4<64>) == 34);
+static_assert(sizeof(BlockInt4<128>) == 66);
+
+// Code of element k (0 .. G-1) of an INT4-gG block, 0..15.
+template <int G>
+inline int int4_code(const BlockInt4<G>& b, int k) {
+  const uint8_t byte = b.qs[16 * (k / 32) + k % 16];
+  return (k % 32) < 16 ? (byte & 0xF) : (byte >> 4);
 }
 
 // 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block.

@@ -20,5 +20,11 @@ FormatTraits tq1_0();
 FormatTraits tq2_0();
 FormatTraits t2();
 FormatTraits t1_6();
+FormatTraits mxfp4();      // fp4.cpp
+FormatTraits mxfp4_fpq();
+FormatTraits nvfp4();
+FormatTraits int4_g32();   // int4.cpp
+FormatTraits int4_g64();
+FormatTraits int4_g128();
 
 }  // namespace nb::formats::rows

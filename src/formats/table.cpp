@@ -19,6 +19,7 @@ Table build_table() {
       rows::f32(),  rows::f16(),  rows::bf16(), rows::q8_0(), rows::q4_0(),
       rows::q4_k(), rows::q5_k(), rows::q6_k(), rows::q8_k(), rows::i8_row(),
       rows::tq1_0(), rows::tq2_0(), rows::t2(), rows::t1_6(),
+      rows::mxfp4(), rows::mxfp4_fpq(), rows::nvfp4(), rows::int4_g32(), rows::int4_g64(), rows::int4_g128(),
   };
   Table t{};
   std::array<bool, kCount> filled{};

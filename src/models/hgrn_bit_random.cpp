@@ -69,7 +69,7 @@ struct Filler {
 
 Result<std::unique_ptr<Model>> make_random_hgrn_bit(const HgrnBitConfig& cfg, FormatId format, uint64_t seed,
                                                     ThreadPool& pool) {
-  if (!formats::traits(format).tensor_scale)
+  if (format != FormatId::T2 && format != FormatId::T1_6)
     return Status::Error(std::string("MatMul-free weights are T2 or T1_6, not ") + formats::traits(format).name);
   HgrnBitWeights w;
   w.cfg = cfg;

@@ -91,6 +91,12 @@ const ExpectedRow kExpected[] = {
     {FormatId::TQ2_0, "tq2_0", 35, 256, sizeof(BlockTQ2_0), 0, FormatId::Q8_K, true, true},
     {FormatId::T2, "t2", kPrivateGgufTypeBase + 0, 128, sizeof(BlockT2), 0, FormatId::I8_ROW, true, true},
     {FormatId::T1_6, "t1_6", kPrivateGgufTypeBase + 1, 160, sizeof(BlockT1_6), 0, FormatId::I8_ROW, true, true},
+    {FormatId::MXFP4, "mxfp4", 39, 32, sizeof(BlockMXFP4), 0, FormatId::F32, true, true},
+    {FormatId::MXFP4_FPQ, "mxfp4_fpq", kPrivateGgufTypeBase + 2, 32, sizeof(BlockMXFP4), 0, FormatId::F32, true, true},
+    {FormatId::NVFP4, "nvfp4", kPrivateGgufTypeBase + 3, 16, sizeof(BlockNVFP4), 0, FormatId::F32, true, true},
+    {FormatId::INT4_G32, "int4_g32", kPrivateGgufTypeBase + 4, 32, sizeof(BlockInt4<32>), 0, FormatId::F32, true, true},
+    {FormatId::INT4_G64, "int4_g64", kPrivateGgufTypeBase + 5, 64, sizeof(BlockInt4<64>), 0, FormatId::F32, true, true},
+    {FormatId::INT4_G128, "int4_g128", kPrivateGgufTypeBase + 6, 128, sizeof(BlockInt4<128>), 0, FormatId::F32, true, true},
 };
 
 TEST(FormatTable, RowsMatchGgufAndBlockStructs) {
