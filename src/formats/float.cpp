@@ -8,45 +8,49 @@
 namespace nb::formats {
 namespace {
 
+// Rows may sit at any byte offset (safetensors does not align tensor data),
+// so elements are read with memcpy, never through a cast pointer.
+inline float load_f32(const void* p, int64_t i) {
+  float v;
+  std::memcpy(&v, static_cast<const char*>(p) + i * 4, 4);
+  return v;
+}
+inline uint16_t load_u16(const void* p, int64_t i) {
+  uint16_t v;
+  std::memcpy(&v, static_cast<const char*>(p) + i * 2, 2);
+  return v;
+}
+inline void store_u16(void* p, int64_t i, uint16_t v) { std::memcpy(static_cast<char*>(p) + i * 2, &v, 2); }
+
 void f32_to_float(const void* src, float* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
 void f32_from_float(const float* src, void* dst, int64_t n) { std::memcpy(dst, src, size_t(n) * sizeof(float)); }
 float f32_dot(const void* w, const void* a, int64_t n) {
-  const float* x = static_cast<const float*>(w);
-  const float* y = static_cast<const float*>(a);
   float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += x[i] * y[i];
+  for (int64_t i = 0; i < n; ++i) sum += load_f32(w, i) * load_f32(a, i);
   return sum;
 }
 
 void f16_to_float(const void* src, float* dst, int64_t n) {
-  const uint16_t* h = static_cast<const uint16_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(h[i]);
+  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(load_u16(src, i));
 }
 void f16_from_float(const float* src, void* dst, int64_t n) {
-  uint16_t* h = static_cast<uint16_t*>(dst);
-  for (int64_t i = 0; i < n; ++i) h[i] = f32_to_fp16(src[i]);
+  for (int64_t i = 0; i < n; ++i) store_u16(dst, i, f32_to_fp16(src[i]));
 }
 float f16_dot(const void* w, const void* a, int64_t n) {
-  const uint16_t* x = static_cast<const uint16_t*>(w);
-  const float* y = static_cast<const float*>(a);
   float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += fp16_to_f32(x[i]) * y[i];
+  for (int64_t i = 0; i < n; ++i) sum += fp16_to_f32(load_u16(w, i)) * load_f32(a, i);
   return sum;
 }
 
 void bf16_to_float(const void* src, float* dst, int64_t n) {
-  const uint16_t* b = static_cast<const uint16_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(b[i]);
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src, i));
 }
 void bf16_from_float(const float* src, void* dst, int64_t n) {
-  uint16_t* b = static_cast<uint16_t*>(dst);
-  for (int64_t i = 0; i < n; ++i) b[i] = f32_to_bf16(src[i]);
+  for (int64_t i = 0; i < n; ++i) store_u16(dst, i, f32_to_bf16(src[i]));
 }
 float bf16_dot(const void* w, const void* a, int64_t n) {
-  const uint16_t* x = static_cast<const uint16_t*>(w);
-  const float* y = static_cast<const float*>(a);
   float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(x[i]) * y[i];
+  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(load_u16(w, i)) * load_f32(a, i);
   return sum;
 }
 
