@@ -29,5 +29,5 @@ ctest --preset asan -j "$jobs"
 
 echo "== fuzz targets (bounded time each)"
 cmake --preset fuzz "${launcher[@]}" >/dev/null
-cmake --build build/fuzz -j "$jobs"
+cmake --build build/fuzz -j "$jobs" --target fuzzers
 ctest --test-dir build/fuzz -L fuzz --output-on-failure
