@@ -24,14 +24,6 @@ std::string convert(const std::string& type) {
   return out;
 }
 
-std::unique_ptr<Model> load(const std::string& path) {
-  auto mf = io::open_model(path);
-  EXPECT_TRUE(mf.ok()) << mf.status().message();
-  auto m = load_model(std::make_shared<const io::ModelFile>(std::move(mf).value()));
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  return std::move(m).value();
-}
-
 std::vector<int32_t> first_sequence() {
   std::vector<int32_t> ids = read_ids(data_path(kHf + "/ids.txt"));
   ids.resize(64);  // the first line of ids.txt
@@ -71,14 +63,14 @@ std::vector<int32_t> greedy_ids(const std::string& model) {
 
 TEST(Convert, F32AndF16ReloadWithIdenticalGreedyOutput) {
   NB_REQUIRE_DATA(kHf + "/config.json");
-  auto hf = load(data_path(kHf));
+  auto hf = load_model_at(data_path(kHf));
   auto ids = first_sequence();
   auto ref = logits_of(*hf, ids);
   const auto greedy = greedy_ids(data_path(kHf));
   for (const char* type : {"f32", "f16"}) {
     std::string path = convert(type);
     EXPECT_EQ(greedy_ids(path), greedy) << type;
-    auto m = load(path);
+    auto m = load_model_at(path);
     // f32 holds bf16 exactly and f16 holds these weights exactly too (all are
     // normal f16 numbers); only the summation order of the permuted RoPE dims
     // and of the kernels differs, so logits agree to fp32 rounding: measured
@@ -104,9 +96,9 @@ TEST(Convert, F32AndF16ReloadWithIdenticalGreedyOutput) {
 // top-2 margin exceeds 0.5 (the largest logit change measured is ~0.4).
 TEST(Convert, Q8_0LogitsWithinQuantizationNoise) {
   NB_REQUIRE_DATA(kHf + "/config.json");
-  auto hf = load(data_path(kHf));
+  auto hf = load_model_at(data_path(kHf));
   auto ids = first_sequence();
-  auto m = load(convert("q8_0"));
+  auto m = load_model_at(convert("q8_0"));
   const int64_t V = hf->info().n_vocab;
   auto ref = logits_of(*hf, ids), q = logits_of(*m, ids);
   double w = worst_rel(ref, q, V);

@@ -25,29 +25,6 @@ namespace {
 const std::string kTiny = "models/mmfree-tiny-random";
 const std::string kGut = "models/mmfree-gutenberg";
 
-std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<int32_t>> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::vector<int32_t> ids;
-    int v;
-    while (ss >> v) ids.push_back(v);
-    if (!ids.empty()) out.push_back(ids);
-  }
-  return out;
-}
-
-std::unique_ptr<Model> load(const std::string& path) {
-  auto mf = io::open_model(path);
-  EXPECT_TRUE(mf.ok()) << mf.status().message();
-  if (!mf.ok()) return nullptr;
-  auto m = load_model(std::make_shared<const io::ModelFile>(std::move(mf).value()));
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
-
 Result<std::unique_ptr<Model>> try_load(const std::string& path) {
   NB_ASSIGN_OR_RETURN(io::ModelFile mf, io::open_model(path));
   return load_model(std::make_shared<const io::ModelFile>(std::move(mf)));
@@ -117,7 +94,7 @@ std::string write_packed(const std::string& src, FormatId type, const std::strin
 // is 1e-5 of the largest logit at every position.
 TEST(HgrnBitTiny, LogitsMatchUpstream) {
   NB_REQUIRE_DATA(kTiny + "/reference_logits.safetensors");
-  auto model = load(data_path(kTiny));
+  auto model = load_model_at(data_path(kTiny));
   ASSERT_TRUE(model);
   auto ref = io::open_safetensors(data_path(kTiny + "/reference_logits.safetensors"));
   ASSERT_TRUE(ref.ok()) << ref.status().message();
@@ -138,7 +115,7 @@ TEST(HgrnBitTiny, LogitsMatchUpstream) {
 // the state stays fp32 and every projection is the same integer product.
 TEST(HgrnBitTiny, PrefillEqualsDecodeBitExact) {
   NB_REQUIRE_DATA(kTiny + "/ids.txt");
-  auto model = load(data_path(kTiny));
+  auto model = load_model_at(data_path(kTiny));
   ASSERT_TRUE(model);
   auto ids = read_ids(data_path(kTiny + "/ids.txt"));
   const int64_t V = model->info().n_vocab, T = int64_t(ids.size());
@@ -171,7 +148,7 @@ TEST(HgrnBitTiny, PrefillEqualsDecodeBitExact) {
 // Thread count does not change a single bit.
 TEST(HgrnBitTiny, ThreadCountDoesNotMatter) {
   NB_REQUIRE_DATA(kTiny + "/ids.txt");
-  auto model = load(data_path(kTiny));
+  auto model = load_model_at(data_path(kTiny));
   ASSERT_TRUE(model);
   auto ids = read_ids(data_path(kTiny + "/ids.txt"));
   ThreadPool p1(1), p3(3);
@@ -182,20 +159,20 @@ TEST(HgrnBitTiny, ThreadCountDoesNotMatter) {
 // latent checkpoint's logits exactly.
 TEST(HgrnBitTiny, PackedT2AndT1_6EqualLatent) {
   NB_REQUIRE_DATA(kTiny + "/ids.txt");
-  auto latent = load(data_path(kTiny));
+  auto latent = load_model_at(data_path(kTiny));
   ASSERT_TRUE(latent);
   auto ids = read_ids(data_path(kTiny + "/ids.txt"));
   ThreadPool pool(2);
   auto ref = all_logits(*latent, ids, pool);
   for (FormatId f : {FormatId::T2, FormatId::T1_6}) {
     std::string path = write_packed(data_path(kTiny), f, std::string("tiny-") + (f == FormatId::T2 ? "t2" : "t1_6") + ".gguf");
-    auto packed = load(path);
+    auto packed = load_model_at(path);
     ASSERT_TRUE(packed);
     EXPECT_EQ(packed->info().arch, "hgrn_bit");
     EXPECT_EQ(all_logits(*packed, ids, pool), ref) << int(f);
     // packed -> packed in the other format is lossless too
     std::string again = write_packed(path, f == FormatId::T2 ? FormatId::T1_6 : FormatId::T2, "tiny-again.gguf");
-    auto packed2 = load(again);
+    auto packed2 = load_model_at(again);
     ASSERT_TRUE(packed2);
     EXPECT_EQ(all_logits(*packed2, ids, pool), ref) << int(f);
   }
@@ -209,7 +186,7 @@ TEST(HgrnBitTiny, PackedT2AndT1_6EqualLatent) {
 // the argmax wherever the reference's top-2 margin exceeds 0.1.
 TEST(HgrnBitGutenberg, LogitsMatchUpstream) {
   NB_REQUIRE_DATA(kGut + "/reference_logits.safetensors");
-  auto model = load(data_path(kGut));
+  auto model = load_model_at(data_path(kGut));
   ASSERT_TRUE(model);
   auto ref = io::open_safetensors(data_path(kGut + "/reference_logits.safetensors"));
   ASSERT_TRUE(ref.ok()) << ref.status().message();
@@ -275,7 +252,7 @@ std::vector<Sample> read_samples(const std::string& path) {
 // is the next generated id at every step whose recorded margin exceeds 0.1.
 TEST(HgrnBitGutenberg, TeacherForcedGreedySamples) {
   NB_REQUIRE_DATA(kGut + "/sample.txt");
-  auto model = load(data_path(kGut));
+  auto model = load_model_at(data_path(kGut));
   ASSERT_TRUE(model);
   auto samples = read_samples(data_path(kGut + "/sample.txt"));
   ASSERT_EQ(samples.size(), 3u);
@@ -307,7 +284,7 @@ TEST(HgrnBitGutenberg, TeacherForcedGreedySamples) {
 // vocabulary 8192), and so does a 7 + 57 split.
 TEST(HgrnBitGutenberg, PrefillEqualsDecodeBitExact) {
   NB_REQUIRE_DATA(kGut + "/ids.txt");
-  auto model = load(data_path(kGut));
+  auto model = load_model_at(data_path(kGut));
   ASSERT_TRUE(model);
   const auto ids = read_lines_of_ids(data_path(kGut + "/ids.txt"))[1];
   const int64_t V = model->info().n_vocab, T = int64_t(ids.size());
@@ -331,7 +308,7 @@ TEST(HgrnBitGutenberg, PrefillEqualsDecodeBitExact) {
 // checkpoint's logits bit for bit, in 2-bit and 1.6-bit form.
 TEST(HgrnBitGutenberg, ConvertedGgufEqualsLatent) {
   NB_REQUIRE_DATA(kGut + "/ids.txt");
-  auto latent = load(data_path(kGut));
+  auto latent = load_model_at(data_path(kGut));
   ASSERT_TRUE(latent);
   const auto ids = read_lines_of_ids(data_path(kGut + "/ids.txt"))[0];
   ThreadPool pool(2);
@@ -352,7 +329,7 @@ TEST(HgrnBitGutenberg, ConvertedGgufEqualsLatent) {
     const io::TensorInfo* t = mf->find("blk.0.attn_i.weight");
     ASSERT_TRUE(t);
     EXPECT_STREQ(formats::traits(t->view.format).name, type);
-    auto packed = load(out);
+    auto packed = load_model_at(out);
     ASSERT_TRUE(packed);
     EXPECT_EQ(all_logits(*packed, ids, pool), ref) << type;
     // and through the CLI, with the embedded tokenizer
@@ -368,11 +345,11 @@ TEST(HgrnBitBundled, EqualsLatentCheckpoint) {
   const std::string bundled = std::string(NIBBLE_SOURCE_DIR) + "/models/mmfree-gutenberg-t2.gguf";
   ASSERT_TRUE(std::filesystem::exists(bundled)) << bundled;
   EXPECT_LE(std::filesystem::file_size(bundled), 12u << 20);
-  auto packed = load(bundled);
+  auto packed = load_model_at(bundled);
   ASSERT_TRUE(packed);
   EXPECT_EQ(packed->info().arch, "hgrn_bit");
   NB_REQUIRE_DATA(kGut + "/ids.txt");
-  auto latent = load(data_path(kGut));
+  auto latent = load_model_at(data_path(kGut));
   ASSERT_TRUE(latent);
   ThreadPool pool(2);
   for (const auto& ids : read_lines_of_ids(data_path(kGut + "/ids.txt")))
@@ -440,7 +417,7 @@ TEST(HgrnBitRandom, MatchesPyTorchReference) {
       if (log.find(planted ? "\"near\": 0," : "\"exact\": 0, \"near\": 0,") != std::string::npos) break;
     }
     std::printf("%s: %s", c.name, log.c_str());
-    auto model = load(dir);
+    auto model = load_model_at(dir);
     ASSERT_TRUE(model) << c.name;
     auto ids = read_ids(dir + "/ids.txt");
     auto ref = io::open_safetensors(dir + "/reference_logits.safetensors");
@@ -455,7 +432,7 @@ TEST(HgrnBitRandom, MatchesPyTorchReference) {
     std::printf("%s: worst max|diff|/max|ref| = %.3g\n", c.name, w);
     EXPECT_LE(w, 1e-5) << c.name;
     // and its packed form gives the same logits
-    auto packed = load(write_packed(dir, FormatId::T1_6, std::string(c.name) + ".gguf"));
+    auto packed = load_model_at(write_packed(dir, FormatId::T1_6, std::string(c.name) + ".gguf"));
     ASSERT_TRUE(packed);
     EXPECT_EQ(all_logits(*packed, ids, pool), got) << c.name;
   }

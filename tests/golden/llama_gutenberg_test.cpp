@@ -16,36 +16,13 @@ namespace {
 
 const std::string kDir = "models/llama-gutenberg";
 
-std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::vector<int32_t>> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ss(line);
-    std::vector<int32_t> ids;
-    int v;
-    while (ss >> v) ids.push_back(v);
-    if (!ids.empty()) out.push_back(ids);
-  }
-  return out;
-}
-
-std::unique_ptr<Model> load(const std::string& path) {
-  auto mf = io::open_model(path);
-  EXPECT_TRUE(mf.ok()) << mf.status().message();
-  if (!mf.ok()) return nullptr;
-  auto m = load_model(std::make_shared<const io::ModelFile>(std::move(mf).value()));
-  EXPECT_TRUE(m.ok()) << m.status().message();
-  return m.ok() ? std::move(m).value() : nullptr;
-}
-
 // The reference is fp32 transformers on bf16 weights; nibble computes in fp32
 // on the same bf16 weights, differing only in summation order. The README
 // measures 9e-7 between two fp32 attention implementations; the bound
 // is 1e-4 of the largest logit at every position.
 TEST(LlamaGutenberg, LogitsMatchTransformers) {
   NB_REQUIRE_DATA(kDir + "/reference_logits.safetensors");
-  auto model = load(data_path(kDir));
+  auto model = load_model_at(data_path(kDir));
   ASSERT_TRUE(model);
   auto ref = io::open_safetensors(data_path(kDir + "/reference_logits.safetensors"));
   ASSERT_TRUE(ref.ok()) << ref.status().message();
@@ -79,7 +56,7 @@ TEST(LlamaGutenberg, LogitsMatchTransformers) {
 // Prefill of T tokens and decoding them one by one give the same logits.
 TEST(LlamaGutenberg, PrefillEqualsDecode) {
   NB_REQUIRE_DATA(kDir + "/config.json");
-  auto model = load(data_path(kDir));
+  auto model = load_model_at(data_path(kDir));
   ASSERT_TRUE(model);
   auto seqs = read_lines_of_ids(data_path(kDir + "/ids.txt"));
   const auto& ids = seqs[0];

@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include <gtest/gtest.h>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +36,29 @@ std::vector<int32_t> read_ids(const std::string& path) {
   long long v;
   while (f >> v) ids.push_back(int32_t(v));
   return ids;
+}
+
+std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<int32_t>> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ss(line);
+    std::vector<int32_t> ids;
+    long long v;
+    while (ss >> v) ids.push_back(int32_t(v));
+    if (!ids.empty()) out.push_back(ids);
+  }
+  return out;
+}
+
+std::unique_ptr<Model> load_model_at(const std::string& path) {
+  auto mf = io::open_model(path);
+  EXPECT_TRUE(mf.ok()) << mf.status().message();
+  if (!mf.ok()) return nullptr;
+  auto m = load_model(std::make_shared<const io::ModelFile>(std::move(mf).value()));
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return m.ok() ? std::move(m).value() : nullptr;
 }
 
 std::string temp_path(const std::string& name) {

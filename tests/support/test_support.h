@@ -2,8 +2,11 @@
 // files, running the nibble binary.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "models/model.h"
 
 namespace nb::test {
 
@@ -12,6 +15,10 @@ std::string data_path(const std::string& rel);
 bool data_available(const std::string& rel);
 std::string read_file(const std::string& path);
 std::vector<int32_t> read_ids(const std::string& path);  // whitespace-separated ints
+// One id sequence per non-empty line (the models' ids.txt files).
+std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path);
+// Opens and loads a model; on error records a test failure and returns nullptr.
+std::unique_ptr<Model> load_model_at(const std::string& path);
 std::string temp_path(const std::string& name);          // unique per test process
 
 struct RunResult {
