@@ -83,11 +83,7 @@ class HgrnBit : public Model {
     auto& st = static_cast<HgrnBitState&>(base);
     const int64_t T = int64_t(ids.size()), V = w_.cfg.vocab;
     if (T == 0) return Status::Ok();
-    if (st.n_past + T > st.n_ctx)
-      return Status::Error(strfmt("context is full: %lld positions used + %lld new > context size %lld",
-                                  (long long)st.n_past, (long long)T, (long long)st.n_ctx));
-    for (int32_t id : ids)
-      if (id < 0 || id >= V) return Status::Error(strfmt("token id %d is out of range [0, %lld)", id, (long long)V));
+    NB_TRY(check_forward_input(ids, st, V));
     // Chunks keep scratch memory bounded; the recurrence carries over in st.h.
     for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
       const int64_t n = std::min(kChunk, T - t0);

@@ -71,12 +71,7 @@ class Llama : public Model {
     auto& st = static_cast<LlamaState&>(base);
     const int64_t T = int64_t(ids.size());
     if (T == 0) return Status::Ok();
-    if (st.n_past + T > st.n_ctx)
-      return Status::Error(strfmt("context is full: %lld positions used + %lld new > context size %lld",
-                                  (long long)st.n_past, (long long)T, (long long)st.n_ctx));
-    for (int32_t id : ids)
-      if (id < 0 || id >= w_.cfg.vocab_size)
-        return Status::Error(strfmt("token id %d is out of range [0, %lld)", id, (long long)w_.cfg.vocab_size));
+    NB_TRY(check_forward_input(ids, st, w_.cfg.vocab_size));
     // Evaluate in chunks so scratch memory stays bounded for long prompts.
     for (int64_t t0 = 0; t0 < T; t0 += kChunk) {
       int64_t n = std::min(kChunk, T - t0);

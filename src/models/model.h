@@ -48,6 +48,10 @@ class Model {
                          ThreadPool& pool) = 0;
 };
 
+// The checks every forward() makes before touching its state: the new
+// positions fit the context, and every id is in [0, n_vocab).
+Status check_forward_input(std::span<const int32_t> ids, const State& st, int64_t n_vocab);
+
 struct LoadOptions {
   bool verbose = false;
 };

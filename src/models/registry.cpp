@@ -51,6 +51,17 @@ std::vector<std::string> registered_architectures() {
   return v;
 }
 
+Status check_forward_input(std::span<const int32_t> ids, const State& st, int64_t n_vocab) {
+  const int64_t T = int64_t(ids.size());
+  if (st.n_past + T > st.n_ctx)
+    return Status::Error(strfmt("context is full: %lld positions used + %lld new > context size %lld",
+                                (long long)st.n_past, (long long)T, (long long)st.n_ctx));
+  for (int32_t id : ids)
+    if (id < 0 || id >= n_vocab)
+      return Status::Error(strfmt("token id %d is out of range [0, %lld)", id, (long long)n_vocab));
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Model>> load_model(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts) {
   std::string arch = architecture_of(*file);
   if (arch.empty())
