@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "eval/kld_codec.h"
+#include "eval/kld_file.h"
+
 namespace nb {
 
 double log_prob(const float* logits, int64_t n, int32_t target) {
@@ -29,7 +32,11 @@ Result<PerplexityResult> perplexity(Model& model, ThreadPool& pool, const std::v
   for (int32_t t : tokens)
     if (t < 0 || t >= V) return Status::Error(strfmt("perplexity: token id %d is out of range [0, %lld)", t, (long long)V));
 
-  const int64_t first = opt.score_all ? 0 : C / 2;  // first position whose prediction is scored
+  const int64_t first = kld::first_scored(C, opt.score_all);  // first position whose prediction is scored
+  if (opt.kld_base_out && (opt.kld_base_out->score_all() != opt.score_all || opt.kld_base_out->n_vocab() != V))
+    return Status::Error("perplexity: the KL-divergence base writer was opened for another scoring or vocabulary");
+  const int64_t words = kld::record_words(V);
+  std::vector<uint16_t> records;
   std::vector<float> logits(static_cast<size_t>(C * V));
   std::vector<int32_t> chunk(static_cast<size_t>(C));
   auto state = model.new_state(C);
@@ -42,6 +49,14 @@ Result<PerplexityResult> perplexity(Model& model, ThreadPool& pool, const std::v
     state->reset();
     NB_TRY(model.forward(chunk, *state, logits.data(), true, pool));
     if (opt.logits_out) NB_TRY(opt.logits_out->append(logits.data(), C));
+    if (opt.kld_base_out) {
+      records.resize(static_cast<size_t>((C - 1 - first) * words));
+      pool.parallel_for(C - 1 - first, [&](int64_t b, int64_t e, int) {
+        for (int64_t j = b; j < e; ++j)
+          kld::encode_log_probs(&logits[size_t((first + j) * V)], V, &records[size_t(j * words)]);
+      });
+      NB_TRY(opt.kld_base_out->append_chunk(records));
+    }
     // position p predicts the ORIGINAL token p+1 of the stream
     for (int64_t p = first; p < C - 1; ++p) {
       double lp = log_prob(&logits[size_t(p * V)], V, tokens[size_t(c * C + p + 1)]);

@@ -15,12 +15,20 @@
 
 namespace nb {
 
+namespace kld {
+class BaseWriter;
+}
+
 struct PerplexityOptions {
   int64_t n_ctx = 512;
   int64_t n_chunks = -1;     // -1: all full chunks
   bool score_all = false;
   int32_t bos = -1;          // llama.cpp definition: replaces each chunk's first token (-1: keep)
   io::NpyWriter* logits_out = nullptr;  // every evaluated position, in order
+  // llama.cpp's KL-divergence base file: the compressed log-probs of every
+  // scored position (eval/kld_file.h); opened by the caller with the same
+  // n_ctx, scoring and chunk count.
+  kld::BaseWriter* kld_base_out = nullptr;
 };
 
 struct PerplexityResult {

@@ -101,6 +101,29 @@ int config_json(const std::string& dir) {
   return 0;
 }
 
+// KL-divergence base files (eval/kld_file.h), written field by field: a
+// llama.cpp half-chunk file and a nibble --score all file.
+std::string kld_file(uint32_t n_ctx, int32_t n_vocab, int32_t n_chunk, int32_t scored_per_chunk) {
+  std::string s = "_logits_";
+  append(s, n_ctx);
+  append(s, n_vocab);
+  append(s, n_chunk);
+  for (int32_t i = 0; i < int32_t(n_ctx) * n_chunk; ++i) append<int32_t>(s, i % n_vocab);
+  const int32_t words = 2 * ((n_vocab + 1) / 2);
+  for (int32_t r = 0; r < n_chunk * scored_per_chunk; ++r) {
+    append<float>(s, 16.0f / 65535.0f);  // scale
+    append<float>(s, -17.5f);            // min_log_prob
+    for (int32_t i = 0; i < words; ++i) append<uint16_t>(s, i < n_vocab ? uint16_t(i * 30000 + r) : 0);
+  }
+  return s;
+}
+
+int kld_base(const std::string& dir) {
+  put(dir + "/half.kld", kld_file(6, 3, 2, 6 - 1 - 6 / 2));
+  put(dir + "/all.kld", kld_file(4, 2, 1, 4 - 1));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -113,5 +136,6 @@ int main(int argc, char** argv) {
   if (target == "safetensors_fuzz") return safetensors(dir);
   if (target == "llama2c_fuzz") return llama2c(dir);
   if (target == "config_json_fuzz") return config_json(dir);
+  if (target == "kld_base_fuzz") return kld_base(dir);
   return 0;
 }
