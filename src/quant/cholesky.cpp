@@ -1,134 +1,199 @@
+// Blocked, multithreaded versions of the routines in cholesky_ref.cpp. Each
+// keeps, for every matrix element, the exact fp32 operation sequence of the
+// scalar reference (the netlib order); the speed comes from computing
+// independent elements side by side: seq_gemm for the long dot products
+// (vectorized across the contiguous output index), and tiles of 16 rows held
+// transposed for the short triangular solves (vectorized across rows).
+// tests/unit/quant/cholesky_test.cpp compares every routine bit for bit.
+#pragma GCC optimize("fp-contract=off")  // products are rounded before they are added, as in netlib
 #include "quant/cholesky.h"
 
 #include <algorithm>
 #include <cmath>
 
-namespace nb::quant {
+#include "kernels/seq_gemm.h"
+#include "quant/cholesky_blocks.h"
 
-bool cholesky_lower(std::vector<float>& a, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) {
-    float* rj = a.data() + j * n;
-    float d = rj[j];
-    for (int64_t k = 0; k < j; ++k) d = d - rj[k] * rj[k];
-    if (!(d > 0.0f)) return false;  // also catches NaN
-    const float ljj = std::sqrt(d);
-    rj[j] = ljj;
-    const float inv = 1.0f / ljj;
-    for (int64_t i = j + 1; i < n; ++i) {
-      float* ri = a.data() + i * n;
-      float s = ri[j];
-      for (int64_t k = 0; k < j; ++k) s = s - rj[k] * ri[k];
-      ri[j] = s * inv;
+namespace nb::quant {
+namespace {
+
+using kernels::seq_gemm;
+using kernels::seq_gemm_parallel;
+using kernels::SeqFinish;
+using kernels::SeqGemm;
+using kernels::SeqStart;
+using kernels::SeqStep;
+
+constexpr int64_t kNb = kCholeskyBlock;
+constexpr int64_t kLanes = 16;   // rows solved side by side in the transposed tiles
+constexpr int64_t kPanel = 32;   // column panel of the left-looking lower factorization
+constexpr int64_t kColChunk = 256;  // columns per task in the row-by-row triangular updates
+
+constexpr SeqGemm kFromCAdd{SeqStart::FromC, SeqStep::Add, SeqFinish::Store};
+constexpr SeqGemm kFromCSub{SeqStart::FromC, SeqStep::Sub, SeqFinish::Store};
+constexpr SeqGemm kDotStore{SeqStart::FromZero, SeqStep::Add, SeqFinish::Store};
+constexpr SeqGemm kDotAdd{SeqStart::FromZero, SeqStep::Add, SeqFinish::Add};
+constexpr SeqGemm kDotSub{SeqStart::FromZero, SeqStep::Add, SeqFinish::Sub};
+
+// Rows [i0, i0+rows) × columns [c0, c0+w) of the n×n matrix a, transposed into
+// t[w][kLanes] (and back): one lane per row, so a loop over lanes is a loop over
+// independent rows.
+void load_transposed(const float* a, int64_t n, int64_t i0, int64_t rows, int64_t c0, int64_t w, float* t) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j) t[j * kLanes + r] = a[(i0 + r) * n + c0 + j];
+  for (int64_t r = rows; r < kLanes; ++r)
+    for (int64_t j = 0; j < w; ++j) t[j * kLanes + r] = 0.0f;  // unused lanes: finite filler
+}
+void store_transposed(float* a, int64_t n, int64_t i0, int64_t rows, int64_t c0, int64_t w, const float* t) {
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j) a[(i0 + r) * n + c0 + j] = t[j * kLanes + r];
+}
+
+}  // namespace
+
+// ---- L = chol(H), left-looking by column panels.
+// Element (i, j), i >= j: s = a[i][j]; s -= L[j][k]·L[i][k] for k = 0 … j−1;
+// diagonal: sqrt(s); below: s·fl(1/L[j][j]). Panel [j0, j1): (A) the k < j0
+// part for all rows i >= j0 as one seq_gemm; (B) the k in [j0, j) part, first
+// in the diagonal block (scalar, as the reference), then for the rows below in
+// transposed tiles.
+bool cholesky_lower(std::vector<float>& m, int64_t n, ThreadPool& pool) {
+  float* a = m.data();
+  std::vector<float> bt, inv(static_cast<size_t>(kPanel));
+  for (int64_t j0 = 0; j0 < n; j0 += kPanel) {
+    const int64_t j1 = std::min(j0 + kPanel, n), pw = j1 - j0;
+    if (j0 > 0) {
+      bt.resize(static_cast<size_t>(j0 * pw));  // bt[k][jj] = L[j0+jj][k]
+      for (int64_t jj = 0; jj < pw; ++jj)
+        for (int64_t k = 0; k < j0; ++k) bt[size_t(k * pw + jj)] = a[(j0 + jj) * n + k];
+      seq_gemm_parallel(pool, kFromCSub, n - j0, pw, j0, a + j0 * n, n, 1, bt.data(), pw, a + j0 * n + j0, n);
     }
-    for (int64_t k = j + 1; k < n; ++k) rj[k] = 0.0f;
+    for (int64_t j = j0; j < j1; ++j) {
+      float* rj = a + j * n;
+      float d = rj[j];
+      for (int64_t k = j0; k < j; ++k) d = d - rj[k] * rj[k];
+      if (!(d > 0.0f)) return false;  // also catches NaN
+      rj[j] = std::sqrt(d);
+      inv[size_t(j - j0)] = 1.0f / rj[j];
+      for (int64_t i = j + 1; i < j1; ++i) {
+        float* ri = a + i * n;
+        float s = ri[j];
+        for (int64_t k = j0; k < j; ++k) s = s - rj[k] * ri[k];
+        ri[j] = s * inv[size_t(j - j0)];
+      }
+    }
+    const int64_t below = n - j1, tiles = (below + kLanes - 1) / kLanes;
+    pool.parallel_for(tiles, [&](int64_t t0, int64_t t1, int) {
+      float t[kPanel * kLanes];
+      for (int64_t tile = t0; tile < t1; ++tile) {
+        const int64_t i0 = j1 + tile * kLanes, rows = std::min(kLanes, n - i0);
+        load_transposed(a, n, i0, rows, j0, pw, t);
+        for (int64_t j = 0; j < pw; ++j) {
+          float* tj = t + j * kLanes;
+          const float* lj = a + (j0 + j) * n + j0;
+          for (int64_t k = 0; k < j; ++k) {
+            const float ljk = lj[k], *tk = t + k * kLanes;
+            for (int64_t r = 0; r < kLanes; ++r) tj[r] = tj[r] - ljk * tk[r];
+          }
+          const float iv = inv[size_t(j)];
+          for (int64_t r = 0; r < kLanes; ++r) tj[r] = tj[r] * iv;
+        }
+        store_transposed(a, n, i0, rows, j0, pw, t);
+      }
+    });
   }
+  for (int64_t i = 0; i < n; ++i) std::fill(a + i * n + i + 1, a + (i + 1) * n, 0.0f);
   return true;
 }
 
-// torch.cholesky_inverse on a CPU build with reference LAPACK is spotri('L') =
-// strtri('L') (L -> X = L⁻¹) then slauum('L') (X -> Xᵀ·X), both blocked with
-// NB = 64. The loops below follow the netlib BLAS/LAPACK operation order.
-std::vector<float> cholesky_inverse(const std::vector<float>& l, int64_t n) {
-  constexpr int64_t kNb = 64;
+// ---- (L·Lᵀ)⁻¹: strtri('L') then slauum('L'), blocked as netlib with NB = 64.
+std::vector<float> cholesky_inverse(const std::vector<float>& l, int64_t n, ThreadPool& pool) {
+  if (n <= kNb) return cholesky_inverse_ref(l, n);
   std::vector<float> m = l;
-  auto A = [&](int64_t i, int64_t j) -> float& { return m[size_t(i * n + j)]; };
+  float* a = m.data();
+  auto A = [&](int64_t i, int64_t j) -> float& { return a[i * n + j]; };
 
-  // strti2('L') on the diagonal block [o, o+b).
-  auto trti2 = [&](int64_t o, int64_t b) {
-    for (int64_t j = o + b - 1; j >= o; --j) {
-      A(j, j) = 1.0f / A(j, j);
-      const float ajj = -A(j, j);
-      // strmv('L','N') on x = A(j+1:o+b, j) with the inverted block below-right, then sscal(ajj).
-      std::vector<float> x0;
-      for (int64_t i = j + 1; i < o + b; ++i) x0.push_back(A(i, j));
-      for (int64_t i = j + 1; i < o + b; ++i) {
-        float t = x0[size_t(i - j - 1)] * A(i, i);
-        for (int64_t k = i - 1; k > j; --k) t = t + x0[size_t(k - j - 1)] * A(i, k);
-        A(i, j) = t;
-      }
-      for (int64_t i = j + 1; i < o + b; ++i) A(i, j) = ajj * A(i, j);
-    }
-  };
-  // strtri('L'), blocked: block columns from the last to the first.
-  if (n <= kNb) {
-    trti2(0, n);
-  } else {
-    for (int64_t j0 = ((n - 1) / kNb) * kNb; j0 >= 0; j0 -= kNb) {
-      const int64_t jb = std::min(kNb, n - j0), e = j0 + jb;
-      if (e < n) {
-        // strmm('L','L','N'): B(e:n, j0:e) := X(e:n, e:n)·B.
-        for (int64_t j = j0; j < e; ++j) {
-          std::vector<float> b0;
-          for (int64_t i = e; i < n; ++i) b0.push_back(A(i, j));
-          for (int64_t i = e; i < n; ++i) {
-            float t = b0[size_t(i - e)] * A(i, i);
-            for (int64_t k = i - 1; k >= e; --k) t = t + b0[size_t(k - e)] * A(i, k);
-            A(i, j) = t;
+  std::vector<float> bc;
+  for (int64_t j0 = ((n - 1) / kNb) * kNb; j0 >= 0; j0 -= kNb) {
+    const int64_t jb = std::min(kNb, n - j0), e = j0 + jb;
+    if (e < n) {
+      // strmm('L','L','N'): B(e:n, j0:e) := X(e:n, e:n)·B. Element (i, j):
+      // t = b0[i]·X(i,i), then t += b0[k]·X(i,k) for k = i−1 down to e, with
+      // b0 the block column before the update (kept in bc).
+      bc.resize(static_cast<size_t>((n - e) * jb));
+      for (int64_t i = e; i < n; ++i) std::copy_n(a + i * n + j0, jb, bc.data() + (i - e) * jb);
+      // Rows in groups of kNb: row i first takes k = i−1 … r0 alone (a short
+      // triangle), then the group shares k = r0−1 … e as one packed product.
+      const int64_t groups = (n - e + kNb - 1) / kNb;
+      pool.parallel_for(groups, [&](int64_t g0, int64_t g1, int) {
+        for (int64_t g = g0; g < g1; ++g) {
+          const int64_t r0 = e + g * kNb, r1 = std::min(r0 + kNb, n);
+          for (int64_t i = r0; i < r1; ++i) {
+            float* c = a + i * n + j0;
+            const float* b0 = bc.data() + (i - e) * jb;
+            const float xii = A(i, i);
+            for (int64_t j = 0; j < jb; ++j) c[j] = b0[j] * xii;
+            if (i > r0) seq_gemm(kFromCAdd, 1, jb, i - r0, a + i * n + i - 1, 0, -1, bc.data() + (i - 1 - e) * jb, -jb, c, n);
           }
+          if (r0 > e)
+            seq_gemm(kFromCAdd, r1 - r0, jb, r0 - e, a + r0 * n + r0 - 1, n, -1, bc.data() + (r0 - 1 - e) * jb, -jb,
+                     a + r0 * n + j0, n);
         }
-        // strsm('R','L','N', alpha = -1): B := -B·inv(L(j0:e, j0:e)), columns last to first.
-        for (int64_t j = e - 1; j >= j0; --j) {
-          for (int64_t i = e; i < n; ++i) A(i, j) = -A(i, j);
-          for (int64_t k = j + 1; k < e; ++k)
-            for (int64_t i = e; i < n; ++i) A(i, j) = A(i, j) - A(k, j) * A(i, k);
-          const float t = 1.0f / A(j, j);
-          for (int64_t i = e; i < n; ++i) A(i, j) = t * A(i, j);
+      });
+      // strsm('R','L','N', alpha = −1): B := −B·inv(L(j0:e, j0:e)); per row,
+      // columns last to first: x_j = −x_j; x_j −= L(k,j)·x_k for k = j+1 … e−1;
+      // x_j = fl(1/L(j,j))·x_j.
+      const int64_t tiles = (n - e + kLanes - 1) / kLanes;
+      pool.parallel_for(tiles, [&](int64_t t0, int64_t t1, int) {
+        float t[kNb * kLanes];
+        for (int64_t tile = t0; tile < t1; ++tile) {
+          const int64_t i0 = e + tile * kLanes, rows = std::min(kLanes, n - i0);
+          load_transposed(a, n, i0, rows, j0, jb, t);
+          for (int64_t j = jb - 1; j >= 0; --j) {
+            float* tj = t + j * kLanes;
+            for (int64_t r = 0; r < kLanes; ++r) tj[r] = -tj[r];
+            for (int64_t k = j + 1; k < jb; ++k) {
+              const float lkj = A(j0 + k, j0 + j), *tk = t + k * kLanes;
+              for (int64_t r = 0; r < kLanes; ++r) tj[r] = tj[r] - lkj * tk[r];
+            }
+            const float s = 1.0f / A(j0 + j, j0 + j);
+            for (int64_t r = 0; r < kLanes; ++r) tj[r] = s * tj[r];
+          }
+          store_transposed(a, n, i0, rows, j0, jb, t);
         }
-      }
-      trti2(j0, jb);
+      });
     }
+    detail::trti2_lower(a, n, j0, jb);
   }
 
-  // slauu2('L') on the diagonal block [o, o+b) (columns 0..o+b-1 of its rows).
-  auto lauu2 = [&](int64_t o, int64_t b) {
-    for (int64_t i = o; i < o + b; ++i) {
-      const float aii = A(i, i);
-      if (i < o + b - 1) {
-        float d = 0.0f;
-        for (int64_t k = i; k < o + b; ++k) d = d + A(k, i) * A(k, i);
-        A(i, i) = d;
-        // sgemv('T'): y = A(i, o:i) (within the block's columns) := aii·y + A(i+1:, o:i)ᵀ·A(i+1:, i).
-        for (int64_t j = o; j < i; ++j) A(i, j) = aii * A(i, j);
-        for (int64_t j = o; j < i; ++j) {
-          float t = 0.0f;
-          for (int64_t k = i + 1; k < o + b; ++k) t = t + A(k, j) * A(k, i);
-          A(i, j) = A(i, j) + t;
-        }
-      } else {
-        for (int64_t j = o; j <= i; ++j) A(i, j) = aii * A(i, j);
-      }
-    }
-  };
-  // slauum('L'), blocked.
-  if (n <= kNb) {
-    lauu2(0, n);
-  } else {
-    for (int64_t i0 = 0; i0 < n; i0 += kNb) {
-      const int64_t ib = std::min(kNb, n - i0), e = i0 + ib;
-      // strmm('L','L','T'): B(i0:e, 0:i0) := X(i0:e, i0:e)ᵀ·B.
-      for (int64_t j = 0; j < i0; ++j)
-        for (int64_t i = i0; i < e; ++i) {
-          float t = A(i, j) * A(i, i);
-          for (int64_t k = i + 1; k < e; ++k) t = t + A(k, i) * A(k, j);
-          A(i, j) = t;
-        }
-      lauu2(i0, ib);
-      if (e < n) {
-        // sgemm('T','N'): A(i0:e, 0:i0) += A(e:n, i0:e)ᵀ·A(e:n, 0:i0).
-        for (int64_t j = 0; j < i0; ++j)
+  std::vector<float> tmp(static_cast<size_t>(kNb * kNb));
+  for (int64_t i0 = 0; i0 < n; i0 += kNb) {
+    const int64_t ib = std::min(kNb, n - i0), e = i0 + ib;
+    if (i0 > 0) {
+      // strmm('L','L','T'): B(i0:e, 0:i0) := X(i0:e, i0:e)ᵀ·B. Element (i, j):
+      // t = A(i,j)·A(i,i), then t += A(k,i)·A(k,j) for k = i+1 … e−1. Rows go in
+      // ascending order, so row i still reads the rows below it unmodified.
+      const int64_t chunks = (i0 + kColChunk - 1) / kColChunk;
+      pool.parallel_for(chunks, [&](int64_t c0, int64_t c1, int) {
+        for (int64_t ch = c0; ch < c1; ++ch) {
+          const int64_t j0 = ch * kColChunk, w = std::min(kColChunk, i0 - j0);
           for (int64_t i = i0; i < e; ++i) {
-            float t = 0.0f;
-            for (int64_t k = e; k < n; ++k) t = t + A(k, i) * A(k, j);
-            A(i, j) = t + A(i, j);
+            float* c = a + i * n + j0;
+            const float xii = A(i, i);
+            for (int64_t j = 0; j < w; ++j) c[j] = c[j] * xii;
+            if (i + 1 < e) seq_gemm(kFromCAdd, 1, w, e - 1 - i, a + (i + 1) * n + i, 0, n, a + (i + 1) * n + j0, n, c, n);
           }
-        // ssyrk('L','T'): A(i0:e, i0:e) += A(e:n, i0:e)ᵀ·A(e:n, i0:e) (lower part).
-        for (int64_t j = i0; j < e; ++j)
-          for (int64_t i = j; i < e; ++i) {
-            float t = 0.0f;
-            for (int64_t k = e; k < n; ++k) t = t + A(k, i) * A(k, j);
-            A(i, j) = t + A(i, j);
-          }
-      }
+        }
+      });
+    }
+    detail::lauu2_lower(a, n, i0, ib);
+    if (e < n) {
+      // sgemm('T','N'): A(i0:e, 0:i0) += A(e:n, i0:e)ᵀ·A(e:n, 0:i0), each dot from zero, then added.
+      if (i0 > 0) seq_gemm_parallel(pool, kDotAdd, ib, i0, n - e, a + e * n + i0, 1, n, a + e * n, n, a + i0 * n, n);
+      // ssyrk('L','T'): the same for the lower triangle of the diagonal block.
+      seq_gemm_parallel(pool, kDotStore, ib, ib, n - e, a + e * n + i0, 1, n, a + e * n + i0, n, tmp.data(), ib);
+      for (int64_t i = 0; i < ib; ++i)
+        for (int64_t j = 0; j <= i; ++j) A(i0 + i, i0 + j) = tmp[size_t(i * ib + j)] + A(i0 + i, i0 + j);
     }
   }
   for (int64_t i = 0; i < n; ++i)
@@ -136,68 +201,56 @@ std::vector<float> cholesky_inverse(const std::vector<float>& l, int64_t n) {
   return m;
 }
 
-namespace {
-
-// netlib spotrf2('U'), the recursive factorisation of the diagonal block
-// [o, o+m): halves, strsm('L','U','T','N') on the top-right part (sequential
-// subtraction, then division), ssyrk('U','T') on the bottom-right part (a dot
-// product from zero, then subtracted), recursion.
-bool potrf2_upper(float* a, int64_t n, int64_t o, int64_t m) {
-  if (m == 1) {
-    const float d = a[o * n + o];
-    if (!(d > 0.0f)) return false;
-    a[o * n + o] = std::sqrt(d);
-    return true;
-  }
-  const int64_t n1 = m / 2, e = o + m, h = o + n1;
-  if (!potrf2_upper(a, n, o, n1)) return false;
-  for (int64_t j = h; j < e; ++j)
-    for (int64_t i = o; i < h; ++i) {
-      float t = a[i * n + j];
-      for (int64_t k = o; k < i; ++k) t = t - a[k * n + i] * a[k * n + j];
-      a[i * n + j] = t / a[i * n + i];
-    }
-  for (int64_t j = h; j < e; ++j)
-    for (int64_t i = h; i <= j; ++i) {
-      float t = 0.0f;
-      for (int64_t k = o; k < h; ++k) t = t + a[k * n + i] * a[k * n + j];
-      a[i * n + j] = -t + a[i * n + j];
-    }
-  return potrf2_upper(a, n, h, m - n1);
-}
-
-}  // namespace
-
-// netlib spotrf('U') with LAPACK's block size 64 (ilaenv for xPOTRF): per block
-// row [J, J+64): ssyrk/sgemm('T','N') subtract the dot over all earlier rows,
-// potrf2 factors the diagonal block, strsm('L','U','T','N') finishes the rest of
-// the block row. This is the operation order of the reference's
-// torch.linalg.cholesky(upper=True) on a CPU build with reference LAPACK.
-bool cholesky_upper(std::vector<float>& a, int64_t n) {
-  constexpr int64_t kNb = 64;
-  float* A = a.data();
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < i; ++j) A[i * n + j] = 0.0f;
-  if (n <= kNb) return potrf2_upper(A, n, 0, n);
+// ---- U with A = UᵀU: spotrf('U'), block rows of 64.
+bool cholesky_upper(std::vector<float>& m, int64_t n, ThreadPool& pool) {
+  if (n <= kNb) return cholesky_upper_ref(m, n);
+  float* a = m.data();
+  for (int64_t i = 0; i < n; ++i) std::fill(a + i * n, a + i * n + i, 0.0f);
+  std::vector<float> tmp(static_cast<size_t>(kNb * kNb));
   for (int64_t J = 0; J < n; J += kNb) {
     const int64_t jb = std::min(kNb, n - J), E = J + jb;
-    // ssyrk (j in the block) and sgemm (j after it): dot over k < J, then subtract.
-    for (int64_t i = J; i < E; ++i)
-      for (int64_t j = i; j < n; ++j) {
-        if (J == 0) break;
-        float t = 0.0f;
-        for (int64_t k = 0; k < J; ++k) t = t + A[k * n + i] * A[k * n + j];
-        A[i * n + j] = -t + A[i * n + j];
-      }
-    if (!potrf2_upper(A, n, J, jb)) return false;
-    for (int64_t j = E; j < n; ++j)
-      for (int64_t i = J; i < E; ++i) {
-        float t = A[i * n + j];
-        for (int64_t k = J; k < i; ++k) t = t - A[k * n + i] * A[k * n + j];
-        A[i * n + j] = t / A[i * n + i];
-      }
+    if (J > 0) {
+      // ssyrk / sgemm: A[i][j] = −(Σ_{k<J} A[k][i]·A[k][j]) + A[i][j], i in the block, j >= i.
+      seq_gemm_parallel(pool, kDotStore, jb, jb, J, a + J, 1, n, a + J, n, tmp.data(), jb);
+      for (int64_t i = 0; i < jb; ++i)
+        for (int64_t j = i; j < jb; ++j) a[(J + i) * n + J + j] = a[(J + i) * n + J + j] - tmp[size_t(i * jb + j)];
+      if (E < n) seq_gemm_parallel(pool, kDotSub, jb, n - E, J, a + J, 1, n, a + E, n, a + J * n + E, n);
+    }
+    if (!detail::potrf2_upper(a, n, J, jb)) return false;
+    if (E < n) {
+      // strsm('L','U','T','N'): t = A[i][j]; t −= A[k][i]·A[k][j] for k = J … i−1;
+      // A[i][j] = t / A[i][i]; rows in ascending order (row i needs rows k < i).
+      const int64_t chunks = (n - E + kColChunk - 1) / kColChunk;
+      pool.parallel_for(chunks, [&](int64_t c0, int64_t c1, int) {
+        for (int64_t ch = c0; ch < c1; ++ch) {
+          const int64_t j0 = E + ch * kColChunk, w = std::min(kColChunk, n - j0);
+          for (int64_t i = J; i < E; ++i) {
+            float* c = a + i * n + j0;
+            if (i > J) seq_gemm(kFromCSub, 1, w, i - J, a + J * n + i, 0, n, a + J * n + j0, n, c, n);
+            const float d = a[i * n + i];
+            for (int64_t j = 0; j < w; ++j) c[j] = c[j] / d;
+          }
+        }
+      });
+    }
   }
   return true;
+}
+
+void dampen_diagonal(std::vector<float>& h, int64_t n, float percdamp) {
+  double sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += h[size_t(j * n + j)];
+  const float mean = float(sum / double(n));
+  const float damp = percdamp * mean;
+  for (int64_t j = 0; j < n; ++j) h[size_t(j * n + j)] = h[size_t(j * n + j)] + damp;
+}
+
+bool upper_cholesky_of_inverse(std::vector<float>& h, int64_t n, ThreadPool& pool, std::vector<float>* lower) {
+  if (!cholesky_lower(h, n, pool)) return false;
+  std::vector<float> inv = cholesky_inverse(h, n, pool);
+  if (lower) lower->swap(h);
+  h.swap(inv);
+  return cholesky_upper(h, n, pool);
 }
 
 }  // namespace nb::quant

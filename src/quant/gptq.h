@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/thread_pool.h"
+#include "quant/prepared_hessian.h"
 
 namespace nb::quant {
 
@@ -21,6 +23,16 @@ struct GptqOptions {
   float percdamp = 0.01f;       // damping = percdamp · mean(diag H)
   bool act_order = false;       // columns in order of decreasing diag H
   bool static_groups = false;   // group params fitted on the initial W in original column order
+  // Round each fitted scale to fp16 (clamped to ±65504) before any code is
+  // computed with it, so that an INT4_Gx file (fp16 scale) decodes to exactly
+  // the dequantized values. Off for the reference semantics (fp32 scales).
+  bool fp16_scales = false;
+  // Also compute Σ_r W_r·H·W_rᵀ with the damped H (layer_error.h), for the
+  // relative error 2·error / energy; costs half a rows × cols × cols product.
+  bool compute_energy = false;
+  // On a failed Cholesky, round with U = I (FP-Quant's fallback: no error
+  // feedback) and set QuantizedInt::cholesky_failed, instead of failing.
+  bool fallback_to_rounding = false;
 };
 
 struct QuantizedInt {
@@ -32,14 +44,24 @@ struct QuantizedInt {
   std::vector<int32_t> perm;    // [cols] processing order (identity without act-order)
   std::vector<int32_t> g_idx;   // [cols] group of each original column
   double error = 0;             // reference's printed error Σ (w-q)²/U[c,c]² / 2 (GPTQ only)
+  double weight_energy = 0;     // Σ W·H·Wᵀ, damped H (GptqOptions::compute_energy; 0 if the Cholesky failed)
+  bool cholesky_failed = false; // only with GptqOptions::fallback_to_rounding
 };
 
 // Round-to-nearest: the quantizer alone, fitted per group of `group_size` columns.
-QuantizedInt rtn_quantize(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits = 4);
+QuantizedInt rtn_quantize(const float* w, int64_t rows, int64_t cols, int64_t group_size, int bits = 4,
+                          bool fp16_scales = false);
 
 // GPTQ on W [rows, cols] (y = x·Wᵀ) with the layer Hessian H [cols, cols].
-// Fails if the damped Hessian is not positive definite.
+// Fails if the damped Hessian is not positive definite (unless fallback_to_rounding). Rows are split over the
+// pool; the result does not depend on the thread count (`error` is summed per
+// row, then over rows, in double: it may differ from the reference's order in
+// the last digits).
+// prepared: h already ordered, damped and factored with the same act_order and
+// percdamp (prepared_hessian.h), shared between linears of one input; used only
+// when no diagonal entry of h is zero (the classic dead-input fix changes H).
 Result<QuantizedInt> gptq_quantize(const float* w, int64_t rows, int64_t cols, const float* h,
-                                   const GptqOptions& opt);
+                                   const GptqOptions& opt, ThreadPool& pool,
+                                   const PreparedHessian* prepared = nullptr);
 
 }  // namespace nb::quant

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 
+#include "core/thread_pool.h"
 #include "io/npy_read.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
@@ -60,8 +61,9 @@ double printed_error(const std::string& c) {
 }
 
 // Compares one case; max_scale_ulps = 0 demands bit-identical scales.
-void check_case(const std::string& prefix, const quant::QuantizedInt& q, int64_t max_scale_ulps,
+void check_case(const std::string& label, const quant::QuantizedInt& q, int64_t max_scale_ulps,
                 bool has_perm) {
+  const std::string prefix = label.substr(0, label.find(' '));
   const auto codes = u8(prefix + "_codes.npy");
   const auto scales = f32(prefix + "_scales.npy"), zeros = f32(prefix + "_zeros.npy");
   const auto deq = f32(prefix + "_deq.npy");
@@ -76,7 +78,7 @@ void check_case(const std::string& prefix, const quant::QuantizedInt& q, int64_t
   }
   EXPECT_EQ(zeros, q.zeros);
   std::printf("[%s] codes differing: %lld / %zu; scales differing: %lld / %zu (max %lld ulps); deq differing: %lld\n",
-              prefix.c_str(), (long long)code_diff, codes.size(), (long long)scale_diff, scales.size(),
+              label.c_str(), (long long)code_diff, codes.size(), (long long)scale_diff, scales.size(),
               (long long)worst_ulps, (long long)deq_diff);
   EXPECT_EQ(code_diff, 0);
   EXPECT_LE(worst_ulps, max_scale_ulps);
@@ -94,11 +96,14 @@ TEST(GptqGolden, HessianBitExact) {
   auto xa = load("X.npy");
   ASSERT_EQ(xa.shape, (std::vector<int64_t>{2048, 256}));
   const auto x = f32("X.npy"), h = f32("H.npy");
-  quant::HessianAccumulator acc(256);
-  acc.add_batch(x.data(), 2048, 2048);  // add_batch(inp=[2048, 1, 256]): 2048 samples of one token
-  int64_t diff = 0;
-  for (size_t i = 0; i < h.size(); ++i) diff += std::memcmp(&h[i], &acc.hessian()[i], 4) != 0;
-  EXPECT_EQ(diff, 0) << "entries of H differing bitwise from H.npy";
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    quant::HessianAccumulator acc(256);
+    acc.add_batch(x.data(), 2048, 2048, pool);  // add_batch(inp=[2048, 1, 256]): 2048 samples of one token
+    int64_t diff = 0;
+    for (size_t i = 0; i < h.size(); ++i) diff += std::memcmp(&h[i], &acc.hessian()[i], 4) != 0;
+    EXPECT_EQ(diff, 0) << "entries of H differing bitwise from H.npy, " << threads << " thread(s)";
+  }
 }
 
 TEST(GptqGolden, RtnG128) {
@@ -108,14 +113,20 @@ TEST(GptqGolden, RtnG128) {
   check_case("rtn_g128", q, 0, false);
 }
 
+// Run with 1 and 2 threads: both must match the golden files bit for bit.
 void run_gptq(const std::string& prefix, bool act_order, bool static_groups, int64_t max_scale_ulps) {
   const auto w = f32("W.npy"), h = f32("H.npy");
   quant::GptqOptions opt;
   opt.act_order = act_order;
   opt.static_groups = static_groups;
-  auto q = quant::gptq_quantize(w.data(), 256, 256, h.data(), opt);
+  ThreadPool one(1), two(2);
+  auto q1 = quant::gptq_quantize(w.data(), 256, 256, h.data(), opt, one);
+  ASSERT_TRUE(q1.ok()) << q1.status().message();
+  check_case(prefix + " (1 thread)", *q1, max_scale_ulps, act_order);
+  auto q = quant::gptq_quantize(w.data(), 256, 256, h.data(), opt, two);
   ASSERT_TRUE(q.ok()) << q.status().message();
   check_case(prefix, *q, max_scale_ulps, act_order);
+  EXPECT_EQ(q1->error, q->error);
   const double ref = printed_error(prefix);
   std::printf("[%s] error %.9g, reference printed %.9g (rel %.2g)\n", prefix.c_str(), q->error, ref,
               std::fabs(q->error - ref) / ref);
