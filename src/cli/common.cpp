@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/progress.h"
+#include "kernels/act_quant.h"
 
 namespace nb::cli {
 
@@ -17,6 +18,11 @@ void ModelFlags::add(CLI::App& app, bool model_required) {
                  "tokenizer file (llama2.c tokenizer.bin, tokenizer.model, tokenizer.json, GGUF); "
                  "default: the one in or next to the model");
   app.add_option("-t,--threads", threads, "threads (default: physical cores)")->check(CLI::Range(1, 1024));
+  app.add_option("--act-type", act_type,
+                 "emulate W4A4: round every linear layer's input through none (default), mxfp4 (FP-Quant's "
+                 "abs_max rule, as the MR-GPTQ paper), mxfp4_ocp or nvfp4 (per-token tensor scale); Llama only, "
+                 "a quality measurement, not a speed-up")
+      ->check(CLI::IsMember({"none", "mxfp4", "mxfp4_ocp", "nvfp4"}));
 }
 
 Result<Loaded> load(const ModelFlags& f, bool need_tokenizer) {
@@ -26,7 +32,9 @@ Result<Loaded> load(const ModelFlags& f, bool need_tokenizer) {
   NB_ASSIGN_OR_RETURN(io::ModelFile mf, io::open_model(f.model));
   bar.update(1);
   out.file = std::make_shared<const io::ModelFile>(std::move(mf));
-  NB_ASSIGN_OR_RETURN(out.model, load_model(out.file));
+  LoadOptions lo;
+  NB_ASSIGN_OR_RETURN(lo.act_type, kernels::parse_act_type(f.act_type));
+  NB_ASSIGN_OR_RETURN(out.model, load_model(out.file, lo));
   bar.update(2);
   Result<std::unique_ptr<Tokenizer>> tok =
       f.tokenizer.empty() ? tokenizer_for_model(*out.file) : load_tokenizer(f.tokenizer);

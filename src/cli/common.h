@@ -18,6 +18,7 @@ struct ModelFlags {
   std::string model;
   std::string tokenizer;
   int threads = 0;  // 0: physical cores
+  std::string act_type = "none";  // emulated W4A4 (kernels/act_quant.h)
   void add(CLI::App& app, bool model_required = true);
   int thread_count() const { return threads > 0 ? threads : physical_cores(); }
 };
@@ -47,5 +48,6 @@ void add_bench(CLI::App& app);
 void add_tokenize(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace nb::cli

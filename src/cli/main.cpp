@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   nb::cli::add_tokenize(app);
   nb::cli::add_inspect(app);
   nb::cli::add_convert(app);
+  nb::cli::add_quantize(app);
   app.parse_complete_callback([&] { nb::set_log_level(verbose ? nb::LogLevel::Debug : nb::LogLevel::Warn); });
   try {
     app.parse(argc, argv);

@@ -30,4 +30,10 @@ class MappedFile {
   std::string path_;
 };
 
+// Tells the kernel that the mapped pages covering [p, p+n) of a read-only
+// file mapping are not needed for now: they leave this process's resident set
+// (a later read faults them back in from the file). For one-pass readers such
+// as the quantizer, which touch each tensor once. A hint; errors are ignored.
+void release_mapped_pages(const void* p, size_t n);
+
 }  // namespace nb

@@ -6,7 +6,9 @@
 #include <cstring>
 
 #include "formats/format.h"
+#include "kernels/act_quant.h"
 #include "kernels/ops.h"
+#include "models/llama_block.h"
 #include "models/llama_weights.h"
 
 namespace nb {
@@ -21,8 +23,11 @@ class LlamaState : public State {
 
 class Llama : public Model {
  public:
-  Llama(std::shared_ptr<const io::ModelFile> file, LlamaWeights w) : file_(std::move(file)), w_(std::move(w)) {
+  Llama(std::shared_ptr<const io::ModelFile> file, LlamaWeights w, FormatId act_type)
+      : file_(std::move(file)), w_(std::move(w)) {
     const LlamaConfig& c = w_.cfg;
+    tf_.hadamard_k = c.hadamard_k;
+    tf_.act_type = act_type;
     info_.arch = "llama";
     info_.n_vocab = c.vocab_size;
     info_.n_ctx_train = c.n_ctx_train;
@@ -52,6 +57,8 @@ class Llama : public Model {
     hp("rope_theta", double(c.rope_theta));
     info_.hparams.emplace_back("rope_style", c.rope_style == kernels::RopeStyle::Interleaved ? "interleaved" : "half-split");
     info_.hparams.emplace_back("tied_output", w_.tied ? "yes" : "no");
+    if (c.hadamard_k) hp("hadamard_block_size", double(c.hadamard_k));
+    if (act_type != FormatId::F32) info_.hparams.emplace_back("act_type (emulated)", kernels::act_type_name(act_type));
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -88,16 +95,10 @@ class Llama : public Model {
   // T tokens at positions st.n_past.. : activations are [T, width] row-major.
   void forward_chunk(std::span<const int32_t> ids, LlamaState& st, float* logits, bool all_logits, ThreadPool& pool) {
     const LlamaConfig& c = w_.cfg;
-    const int64_t T = int64_t(ids.size()), D = c.dim, H = c.hidden_dim;
-    const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+    const int64_t T = int64_t(ids.size()), D = c.dim, kv_dim = c.n_kv_heads * c.head_dim;
     const int64_t pos0 = st.n_past;
     x_.resize(size_t(T * D));
-    xb_.resize(size_t(T * std::max(D, q_dim)));
-    q_.resize(size_t(T * q_dim));
-    att_.resize(size_t(T * q_dim));
-    hb_.resize(size_t(T * H));
-    hb2_.resize(size_t(T * H));
-    scratch_.resize(size_t(pool.size()) * size_t(st.n_ctx));
+    s_.reserve(c, T, st.n_ctx, pool.size());
 
     for (int64_t t = 0; t < T; ++t) kernels::embedding(w_.tok_embd, ids[size_t(t)], &x_[size_t(t * D)]);
 
@@ -105,30 +106,12 @@ class Llama : public Model {
       const LlamaLayer& L = w_.layers[size_t(l)];
       float* kc = &st.k_cache[size_t(l * st.n_ctx * kv_dim)];
       float* vc = &st.v_cache[size_t(l * st.n_ctx * kv_dim)];
-
-      // attention: q, k, v projections of the normed input; k and v go straight into the cache
-      for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&xb_[size_t(t * D)], &x_[size_t(t * D)], L.attn_norm, D, c.norm_eps);
-      matmul(L.wq, xb_.data(), D, T, q_.data(), q_dim, pool);
-      matmul(L.wk, xb_.data(), D, T, kc + pos0 * kv_dim, kv_dim, pool);
-      matmul(L.wv, xb_.data(), D, T, vc + pos0 * kv_dim, kv_dim, pool);
-      for (int64_t t = 0; t < T; ++t) {
-        kernels::rope(&q_[size_t(t * q_dim)], c.n_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
-        kernels::rope(kc + (pos0 + t) * kv_dim, c.n_kv_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
-      }
-      // causal: token t attends to positions 0..pos0+t
-      for (int64_t t = 0; t < T; ++t)
-        kernels::attention(&att_[size_t(t * q_dim)], &q_[size_t(t * q_dim)], kc, vc, c.n_heads, c.n_kv_heads,
-                           c.head_dim, pos0 + t + 1, kv_dim, scratch_.data(), pool);
-      matmul(L.wo, att_.data(), q_dim, T, xb_.data(), D, pool);
-      for (int64_t i = 0; i < T * D; ++i) x_[size_t(i)] += xb_[size_t(i)];  // residual
-
-      // feed-forward: w_down(silu(w_gate x) * w_up x)
-      for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&xb_[size_t(t * D)], &x_[size_t(t * D)], L.ffn_norm, D, c.norm_eps);
-      matmul(L.w_gate, xb_.data(), D, T, hb_.data(), H, pool);
-      matmul(L.w_up, xb_.data(), D, T, hb2_.data(), H, pool);
-      kernels::swiglu(hb_.data(), hb_.data(), hb2_.data(), T * H);
-      matmul(L.w_down, hb_.data(), H, T, xb_.data(), D, pool);
-      for (int64_t i = 0; i < T * D; ++i) x_[size_t(i)] += xb_[size_t(i)];  // residual
+      attn_input(c, L, tf_, x_.data(), T, s_);
+      attn_core(c, L, tf_, T, pos0, kc, vc, s_, pool);
+      attn_output(c, L, x_.data(), T, s_, pool);
+      ffn_input(c, L, tf_, x_.data(), T, s_);
+      ffn_core(c, L, tf_, T, s_, pool);
+      ffn_output(c, L, x_.data(), T, s_, pool);
     }
     st.n_past += T;
     if (!logits) return;
@@ -136,25 +119,32 @@ class Llama : public Model {
     // head: final norm, then the classifier for the rows the caller wants
     const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;
     for (int64_t t = first; t < T; ++t)
-      kernels::rmsnorm(&xb_[size_t((t - first) * D)], &x_[size_t(t * D)], w_.out_norm, D, c.norm_eps);
-    matmul(w_.output, xb_.data(), D, n_out, logits, c.vocab_size, pool);
+      kernels::rmsnorm(&s_.xb[size_t((t - first) * D)], &x_[size_t(t * D)], w_.out_norm, D, c.norm_eps);
+    matmul(w_.output, s_.xb.data(), D, n_out, logits, c.vocab_size, pool);
   }
 
   std::shared_ptr<const io::ModelFile> file_;  // keeps the mapped weights alive
   LlamaWeights w_;
   ModelInfo info_;
-  std::vector<float> x_, xb_, q_, att_, hb_, hb2_, scratch_;
+  LinearInputTransform tf_;  // the online Hadamard / W4A4 emulation of every linear input
+  std::vector<float> x_;
+  LlamaScratch s_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<Model>> load_llama(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts) {
   NB_ASSIGN_OR_RETURN(LlamaWeights w, load_llama_weights(*file));
-  return make_llama(std::move(w), std::move(file));
+  return make_llama(std::move(w), std::move(file), opts.act_type);
 }
 
-std::unique_ptr<Model> make_llama(LlamaWeights w, std::shared_ptr<const io::ModelFile> keepalive) {
-  return std::unique_ptr<Model>(new Llama(std::move(keepalive), std::move(w)));
+Result<std::unique_ptr<Model>> make_llama(LlamaWeights w, std::shared_ptr<const io::ModelFile> keepalive,
+                                          FormatId act_type) {
+  const LlamaConfig& c = w.cfg;
+  // Every linear input width must be a whole number of activation blocks.
+  for (int64_t n : {c.dim, c.n_heads * c.head_dim, c.hidden_dim})
+    NB_TRY(kernels::check_act_width(act_type, n, "--act-type: a linear layer's input"));
+  return std::unique_ptr<Model>(new Llama(std::move(keepalive), std::move(w), act_type));
 }
 
 }  // namespace nb

@@ -15,7 +15,9 @@ namespace nb {
 struct LlamaWeights;
 struct LlamaConfig;
 // A Llama over weights already in memory (keepalive holds whatever they point into).
-std::unique_ptr<Model> make_llama(LlamaWeights w, std::shared_ptr<const io::ModelFile> keepalive);
+// act_type: emulated activation quantization (LoadOptions::act_type).
+Result<std::unique_ptr<Model>> make_llama(LlamaWeights w, std::shared_ptr<const io::ModelFile> keepalive,
+                                          FormatId act_type = FormatId::F32);
 // A Llama of a given shape with random weights (N(0, 0.02)) in `format`, built
 // without a file, for `nibble bench --random`. Uses the pool to fill weights.
 Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed, ThreadPool& pool);

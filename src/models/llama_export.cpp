@@ -1,5 +1,6 @@
 #include "models/llama_export.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "core/progress.h"
@@ -19,6 +20,7 @@ int32_t file_type(FormatId t) {
     case FormatId::BF16: return 32;
     case FormatId::TQ1_0: return 36;
     case FormatId::TQ2_0: return 37;
+    case FormatId::MXFP4: return 38;
     default: return -1;
   }
 }
@@ -32,7 +34,10 @@ int64_t interleaved_source_row(int64_t r, int64_t head_dim) {
 }
 
 // Converts a matrix to `to`, optionally permuting rows; bytes are copied
-// unchanged when nothing needs converting (lossless).
+// unchanged when nothing needs converting (lossless). Formats with a tensor
+// scale (NVFP4) get a companion F32 [1] tensor `<name>.scale`; converting into
+// one picks s_T = amax / 2688 (6 * 448: the largest block value maps to the
+// E2M1 x E4M3 maximum, design/fp4-and-gptq.md §3.2).
 Status convert_matrix(const TensorView& src, FormatId to, int64_t permute_head_dim, const std::string& name,
                       io::GgufWriter& w, std::vector<std::vector<uint8_t>>& keep) {
   const int64_t rows = src.rows(), cols = src.cols();
@@ -42,20 +47,40 @@ Status convert_matrix(const TensorView& src, FormatId to, int64_t permute_head_d
   if (!to_tr.from_float && to != src.format)
     return Status::Error(std::string("cannot write format ") + to_tr.name + " (tensor '" + name + "')");
   const size_t rb = formats::row_bytes(to, cols), src_rb = formats::row_bytes(src.format, cols);
+  const float src_scale = from_tr.tensor_scale ? src.scale : 1.0f;
+  auto src_row = [&](int64_t r) {
+    int64_t s = permute_head_dim ? interleaved_source_row(r, permute_head_dim) : r;
+    return static_cast<const uint8_t*>(src.data) + s * src.stride[0];
+  };
+  std::vector<float> row(static_cast<size_t>(cols));
+  float dst_scale = 1.0f;
+  if (src.format == to) {
+    dst_scale = src_scale;
+  } else if (to_tr.tensor_scale) {
+    float amax = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      from_tr.to_float(src_row(r), row.data(), cols);
+      for (float v : row) amax = std::fmax(amax, std::fabs(v * src_scale));
+    }
+    if (amax > 0.0f) dst_scale = amax / 2688.0f;
+  }
   keep.emplace_back(rb * size_t(rows));
   uint8_t* out = keep.back().data();
-  std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
-    int64_t s = permute_head_dim ? interleaved_source_row(r, permute_head_dim) : r;
-    const uint8_t* in = static_cast<const uint8_t*>(src.data) + s * src.stride[0];
     if (src.format == to) {
-      std::memcpy(out + size_t(r) * rb, in, src_rb);
+      std::memcpy(out + size_t(r) * rb, src_row(r), src_rb);
     } else {
-      from_tr.to_float(in, row.data(), cols);
+      from_tr.to_float(src_row(r), row.data(), cols);
+      if (src_scale != dst_scale)
+        for (float& v : row) v = v * src_scale / dst_scale;
       to_tr.from_float(row.data(), out + size_t(r) * rb, cols);
     }
   }
-  return w.add_tensor(name, to, {rows, cols}, out, rb * size_t(rows));
+  NB_TRY(w.add_tensor(name, to, {rows, cols}, out, rb * size_t(rows)));
+  if (!to_tr.tensor_scale) return Status::Ok();
+  keep.emplace_back(sizeof(float));
+  std::memcpy(keep.back().data(), &dst_scale, sizeof dst_scale);
+  return w.add_tensor(name + ".scale", FormatId::F32, {1}, keep.back().data(), sizeof dst_scale);
 }
 
 Status add_norm(const float* v, int64_t n, const std::string& name, io::GgufWriter& w,
@@ -67,17 +92,32 @@ Status add_norm(const float* v, int64_t n, const std::string& name, io::GgufWrit
 
 }  // namespace
 
+FormatId low_bit_head_type(FormatId t) {
+  const auto& tr = formats::traits(t);
+  const bool below_8_bits = tr.block_bytes * 8 < size_t(8 * tr.block_size);
+  return below_8_bits ? FormatId::Q8_0 : t;
+}
+
 Status add_llama_to_gguf(const io::ModelFile& in, const LlamaExportOptions& opt, io::GgufWriter& w,
                          std::vector<std::vector<uint8_t>>& keep) {
   NB_ASSIGN_OR_RETURN(LlamaWeights lw, load_llama_weights(in));
+  return add_llama_weights_to_gguf(in, lw, opt, w, keep);
+}
+
+Status add_llama_weights_to_gguf(const io::ModelFile& in, const LlamaWeights& lw, const LlamaExportOptions& opt,
+                                 io::GgufWriter& w, std::vector<std::vector<uint8_t>>& keep) {
   const LlamaConfig& c = lw.cfg;
-  if (file_type(opt.type) < 0)
-    return Status::Error(std::string("convert: a Llama model cannot be written as --type ") +
-                         formats::traits(opt.type).name + " (f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0)");
+  for (FormatId t : {opt.type, opt.head_type()}) {
+    const auto& tr = formats::traits(t);
+    if (!tr.from_float || !tr.dot || tr.dot_i32)
+      return Status::Error(std::string("convert: a Llama model cannot be written as ") + tr.name +
+                           " (f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0, mxfp4, mxfp4_fpq, nvfp4, int4_g32/64/128)");
+  }
   w.add_string("general.architecture", "llama");
   w.add_string("general.name", in.get_string_or("general.name", "nibble-converted"));
-  w.add_u32("general.file_type", uint32_t(file_type(opt.type)));
+  if (file_type(opt.type) >= 0) w.add_u32("general.file_type", uint32_t(file_type(opt.type)));
   if (formats::traits(opt.type).block_size > 1) w.add_u32("general.quantization_version", 2);
+  if (c.hadamard_k) w.add_u32("nibble.hadamard_block_size", uint32_t(c.hadamard_k));
   w.add_u32("llama.vocab_size", uint32_t(c.vocab_size));
   w.add_u32("llama.context_length", uint32_t(c.n_ctx_train > 0 ? c.n_ctx_train : 2048));
   w.add_u32("llama.embedding_length", uint32_t(c.dim));

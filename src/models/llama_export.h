@@ -9,20 +9,27 @@
 
 namespace nb {
 
-inline FormatId low_bit_head_type(FormatId t) {
-  return (t == FormatId::Q4_0 || t == FormatId::TQ1_0 || t == FormatId::TQ2_0) ? FormatId::Q8_0 : t;
-}
+// Embedding and output head are written in at least 8 bits when the matrices
+// have fewer (llama.cpp's quantizer likewise keeps them in 6+ bits).
+FormatId low_bit_head_type(FormatId t);
 
 struct LlamaExportOptions {
-  FormatId type = FormatId::F16;  // format of the weight matrices
-  // Embedding and output head are written in at least 8 bits when `type` has
-  // fewer (llama.cpp's quantizer likewise keeps them in 6+ bits).
-  FormatId head_type() const { return low_bit_head_type(type); }
+  FormatId type = FormatId::F16;   // format of the weight matrices
+  FormatId head = FormatId::kCount;  // embedding / output head; kCount: low_bit_head_type(type)
+  FormatId head_type() const { return head != FormatId::kCount ? head : low_bit_head_type(type); }
 };
 
 // Adds the model's metadata and tensors (converted as needed) to `w`. Buffers
 // for converted tensors are kept in `keep` until w.write() is done.
 Status add_llama_to_gguf(const io::ModelFile& in, const LlamaExportOptions& opt, io::GgufWriter& w,
                          std::vector<std::vector<uint8_t>>& keep);
+
+// The same for weights already in memory (e.g. made by the quantizer), in the
+// order and RoPE layout of `lw.cfg`; `in` supplies general.name. Matrices
+// already in their target format are copied byte for byte (with their tensor
+// scale); others are converted.
+struct LlamaWeights;
+Status add_llama_weights_to_gguf(const io::ModelFile& in, const LlamaWeights& lw, const LlamaExportOptions& opt,
+                                 io::GgufWriter& w, std::vector<std::vector<uint8_t>>& keep);
 
 }  // namespace nb

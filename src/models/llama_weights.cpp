@@ -1,5 +1,6 @@
 #include "models/llama_weights.h"
 
+#include <cmath>
 #include <cstring>
 
 #include "formats/format.h"
@@ -24,9 +25,17 @@ Result<const float*> to_f32(const io::ModelFile& mf, const std::string& name, in
 Result<TensorView> matrix(const io::ModelFile& mf, const std::string& name, int64_t rows, int64_t cols) {
   NB_ASSIGN_OR_RETURN(TensorView t, mf.require(name, {rows, cols}));
   const auto& tr = formats::traits(t.format);
-  if (!tr.dot || tr.tensor_scale)  // tensor-scale ternary formats belong to BitLinear models
+  if (!tr.dot || tr.dot_i32)  // integer-dot ternary formats belong to BitLinear models
     return Status::Error(strfmt("%s: tensor '%s': format %s cannot be used as a Llama weight matrix", mf.path.c_str(),
                                 name.c_str(), tr.name));
+  if (tr.tensor_scale) {  // NVFP4: the fp32 tensor scale sits in its own [1] tensor
+    const std::string sname = name + ".scale";
+    NB_ASSIGN_OR_RETURN(TensorView s, mf.require(sname, {1}, {FormatId::F32}));
+    std::memcpy(&t.scale, s.data, sizeof t.scale);
+    if (!std::isfinite(t.scale) || !(t.scale > 0))
+      return Status::Error(strfmt("%s: tensor '%s': %g is not a valid tensor scale (expected finite and > 0)",
+                                  mf.path.c_str(), sname.c_str(), double(t.scale)));
+  }
   return t;
 }
 
@@ -62,6 +71,12 @@ Status check_config(const io::ModelFile& mf, const LlamaConfig& c) {
   if (c.head_dim <= 0 || c.head_dim % 2 != 0) return bad("head dimension must be positive and even");
   if (c.rot_dim <= 0 || c.rot_dim > c.head_dim || c.rot_dim % 2 != 0) return bad("RoPE dimension must be even and <= head dimension");
   if (!(c.norm_eps > 0) || !(c.rope_theta > 0)) return bad("eps and rope theta must be positive");
+  if (c.hadamard_k != 0) {
+    const int64_t k = c.hadamard_k, q_dim = c.n_heads * c.head_dim;
+    if (k < 2 || k > 4096 || (k & (k - 1)) != 0) return bad("nibble.hadamard_block_size must be a power of two in [2, 4096]");
+    if (c.dim % k || q_dim % k || c.hidden_dim % k)
+      return bad("nibble.hadamard_block_size does not divide every linear layer's input width");
+  }
   return Status::Ok();
 }
 
@@ -79,6 +94,7 @@ Result<LlamaWeights> load_gguf(const io::ModelFile& mf) {
   c.rope_theta = float(mf.get_float_or("llama.rope.freq_base", 10000.0));
   c.n_ctx_train = mf.get_int_or("llama.context_length", 0);
   c.rope_style = kernels::RopeStyle::Interleaved;  // llama.cpp's converter permutes HF Q/K into this order
+  c.hadamard_k = mf.get_int_or("nibble.hadamard_block_size", 0);
   const io::TensorInfo* emb = mf.find("token_embd.weight");
   if (!emb) return Status::Error(mf.path + ": missing tensor 'token_embd.weight'");
   c.vocab_size = mf.get_int_or("llama.vocab_size", emb->view.rows());

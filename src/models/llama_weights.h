@@ -25,6 +25,10 @@ struct LlamaConfig {
   float norm_eps = 1e-5f;
   float rope_theta = 10000.0f;
   kernels::RopeStyle rope_style = kernels::RopeStyle::Interleaved;
+  // MR-GPTQ's online rotation: the linear weights are stored as W·H_k, so every
+  // linear input is multiplied by H_k per k-block at run time (0: none).
+  // GGUF key nibble.hadamard_block_size.
+  int64_t hadamard_k = 0;
 };
 
 struct LlamaLayer {

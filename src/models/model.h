@@ -54,6 +54,9 @@ Status check_forward_input(std::span<const int32_t> ids, const State& st, int64_
 
 struct LoadOptions {
   bool verbose = false;
+  // Emulated W4A4 (`--act-type`): every linear layer's input rounded through
+  // this FP4 format (kernels/act_quant.h); F32 = none. Llama models only.
+  FormatId act_type = FormatId::F32;
 };
 
 // The architecture a file declares ("" if none): GGUF general.architecture,

@@ -72,6 +72,8 @@ Result<std::unique_ptr<Model>> load_model(std::shared_ptr<const io::ModelFile> f
     for (auto& a : registered_architectures()) known += (known.empty() ? "" : ", ") + a;
     return Status::Error(file->path + ": architecture '" + arch + "' is not supported (supported: " + known + ")");
   }
+  if (opts.act_type != FormatId::F32 && arch != "llama")
+    return Status::Error(file->path + ": --act-type (emulated W4A4) is available for Llama models only, not '" + arch + "'");
   return it->second(std::move(file), opts);
 }
 

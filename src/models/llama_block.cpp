@@ -1,0 +1,84 @@
+#include "models/llama_block.h"
+
+#include <algorithm>
+
+#include "kernels/act_quant.h"
+#include "kernels/hadamard.h"
+#include "kernels/ops.h"
+
+namespace nb {
+
+using kernels::matmul;
+
+void LinearInputTransform::apply(float* x, int64_t T, int64_t width) const {
+  if (hadamard_k > 0) kernels::hadamard_rows(x, T, width, hadamard_k);
+  kernels::fake_quantize_rows(act_type, x, T, width);
+}
+
+void LlamaScratch::reserve(const LlamaConfig& c, int64_t T, int64_t n_ctx, int threads) {
+  const int64_t q_dim = c.n_heads * c.head_dim;
+  auto grow = [](std::vector<float>& v, int64_t n) {
+    if (int64_t(v.size()) < n) v.resize(size_t(n));
+  };
+  grow(xb, T * std::max(c.dim, q_dim));
+  grow(q, T * q_dim);
+  grow(att, T * q_dim);
+  grow(hb, T * c.hidden_dim);
+  grow(hb2, T * c.hidden_dim);
+  grow(scores, int64_t(threads) * n_ctx);
+}
+
+void attn_input(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTransform& tf, const float* x, int64_t T,
+                LlamaScratch& s) {
+  const int64_t D = c.dim;
+  for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&s.xb[size_t(t * D)], &x[t * D], L.attn_norm, D, c.norm_eps);
+  tf.apply(s.xb.data(), T, D);
+}
+
+void attn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTransform& tf, int64_t T, int64_t pos0,
+               float* kc, float* vc, LlamaScratch& s, ThreadPool& pool) {
+  const int64_t D = c.dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
+  // k and v go straight into the cache
+  matmul(L.wq, s.xb.data(), D, T, s.q.data(), q_dim, pool);
+  matmul(L.wk, s.xb.data(), D, T, kc + pos0 * kv_dim, kv_dim, pool);
+  matmul(L.wv, s.xb.data(), D, T, vc + pos0 * kv_dim, kv_dim, pool);
+  for (int64_t t = 0; t < T; ++t) {
+    kernels::rope(&s.q[size_t(t * q_dim)], c.n_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
+    kernels::rope(kc + (pos0 + t) * kv_dim, c.n_kv_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
+  }
+  // causal: token t attends to positions 0..pos0+t
+  for (int64_t t = 0; t < T; ++t)
+    kernels::attention(&s.att[size_t(t * q_dim)], &s.q[size_t(t * q_dim)], kc, vc, c.n_heads, c.n_kv_heads, c.head_dim,
+                       pos0 + t + 1, kv_dim, s.scores.data(), pool);
+  tf.apply(s.att.data(), T, q_dim);
+}
+
+void attn_output(const LlamaConfig& c, const LlamaLayer& L, float* x, int64_t T, LlamaScratch& s, ThreadPool& pool) {
+  const int64_t D = c.dim;
+  matmul(L.wo, s.att.data(), c.n_heads * c.head_dim, T, s.xb.data(), D, pool);
+  for (int64_t i = 0; i < T * D; ++i) x[i] += s.xb[size_t(i)];  // residual
+}
+
+void ffn_input(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTransform& tf, const float* x, int64_t T,
+               LlamaScratch& s) {
+  const int64_t D = c.dim;
+  for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&s.xb[size_t(t * D)], &x[t * D], L.ffn_norm, D, c.norm_eps);
+  tf.apply(s.xb.data(), T, D);
+}
+
+void ffn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTransform& tf, int64_t T, LlamaScratch& s,
+              ThreadPool& pool) {
+  const int64_t D = c.dim, H = c.hidden_dim;
+  matmul(L.w_gate, s.xb.data(), D, T, s.hb.data(), H, pool);
+  matmul(L.w_up, s.xb.data(), D, T, s.hb2.data(), H, pool);
+  kernels::swiglu(s.hb.data(), s.hb.data(), s.hb2.data(), T * H);
+  tf.apply(s.hb.data(), T, H);
+}
+
+void ffn_output(const LlamaConfig& c, const LlamaLayer& L, float* x, int64_t T, LlamaScratch& s, ThreadPool& pool) {
+  const int64_t D = c.dim;
+  matmul(L.w_down, s.hb.data(), c.hidden_dim, T, s.xb.data(), D, pool);
+  for (int64_t i = 0; i < T * D; ++i) x[i] += s.xb[size_t(i)];  // residual
+}
+
+}  // namespace nb
