@@ -12,6 +12,7 @@
 
 #include "core/membw.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/fp4_kernels.h"
 #include "kernels/dispatch.h"
 
 namespace nb::kernels {
@@ -36,11 +37,21 @@ bool has_avx512() {
   return has_avx2() && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
 }
 
+// A level's entries: its main kernel file, then the weight-only 4-bit formats.
+void add_avx2(KernelTable& t) {
+  register_avx2(t);
+  register_fp4_avx2(t);
+}
+void add_avx512(KernelTable& t) {
+  register_avx512(t);
+  register_fp4_avx512(t);
+}
+
 // Ordered worst to best; each level's table includes every level below it.
 constexpr std::array<Level, 3> kLevels = {{
     {"scalar", "scalar", has_scalar, nullptr},
-    {"avx2", "avx2", has_avx2, register_avx2},
-    {"avx512", "avx512-vnni", has_avx512, register_avx512},
+    {"avx2", "avx2", has_avx2, add_avx2},
+    {"avx512", "avx512-vnni", has_avx512, add_avx512},
 }};
 
 int find_level(const std::string& name) {

@@ -66,9 +66,19 @@ void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, fl
     const int64_t want = (W.rows() + 4 * pool.size() - 1) / (4 * pool.size());
     grain = std::max(grain, (want + kMatmulGrainRows - 1) / kMatmulGrainRows * kMatmulGrainRows);
   }
+  // A tensor-scale format with a float dot (NVFP4) stores the weights divided
+  // by W.scale: each output is multiplied by it once, by the thread that
+  // computed it. (Ternary formats take matmul_quantized's exact path.)
+  const bool tensor_scaled = wt.tensor_scale && wt.dot_i32 == nullptr && W.scale != 1.0f;
+  const float w_scale = W.scale;
   pool.parallel_for(
       W.rows(),
-      [&](int64_t r0, int64_t r1, int) { fn(W.data, w_row_bytes, r0, r1, k, xq, xq_row_bytes, T, Y, y_stride); },
+      [&](int64_t r0, int64_t r1, int) {
+        fn(W.data, w_row_bytes, r0, r1, k, xq, xq_row_bytes, T, Y, y_stride);
+        if (tensor_scaled)
+          for (int64_t t = 0; t < T; ++t)
+            for (int64_t r = r0; r < r1; ++r) Y[t * y_stride + r] *= w_scale;
+      },
       grain);
 }
 
@@ -119,7 +129,11 @@ void attention(float* out, const float* q, const float* k_cache, const float* v_
 }
 
 void embedding(const TensorView& table, int64_t id, float* out) {
-  formats::traits(table.format).to_float(table.row<const char>(id), out, table.cols());
+  const formats::FormatTraits& tr = formats::traits(table.format);
+  tr.to_float(table.row<const char>(id), out, table.cols());
+  // Rows of tensor-scale formats hold the values divided by the tensor's scale.
+  if (tr.tensor_scale && table.scale != 1.0f)
+    for (int64_t i = 0; i < table.cols(); ++i) out[i] *= table.scale;
 }
 
 int64_t argmax(const float* x, int64_t n) {

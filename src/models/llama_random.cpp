@@ -1,6 +1,9 @@
 // Llama models with random weights, for benchmarks of shapes we have no file for.
+#include <algorithm>
+#include <cmath>
 #include <random>
 
+#include "formats/blocks.h"
 #include "formats/format.h"
 #include "models/llama.h"
 #include "models/llama_export.h"
@@ -23,20 +26,46 @@ Result<LlamaConfig> llama_shape(const std::string& name) {
 
 namespace {
 
-// One matrix of N(0, 0.02) values in `format`; each row has its own seed so
-// the result does not depend on how rows are split over threads.
+// Row r of a random matrix: N(0, 0.02) values from the row's own seed, so the
+// result does not depend on how rows are split over threads.
+void random_row(uint64_t seed, int64_t r, std::vector<float>& row) {
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(r));
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  for (auto& v : row) v = nd(rng);
+}
+
+// NVFP4's tensor scale as its quantizer picks it: s_T = amax / (6 * 448), so
+// that every block scale amax_block / 6 / s_T fits E4M3. The rows are made
+// twice (here and when encoding) rather than kept: a 1.1B model in fp32
+// would not fit next to itself.
+float nvfp4_tensor_scale(int64_t rows, int64_t cols, uint64_t seed, ThreadPool& pool) {
+  std::vector<float> row_amax(static_cast<size_t>(rows), 0.0f);
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      random_row(seed, r, row);
+      for (float v : row) row_amax[size_t(r)] = std::max(row_amax[size_t(r)], std::fabs(v));
+    }
+  });
+  const float amax = *std::max_element(row_amax.begin(), row_amax.end());
+  return amax > 0.0f ? amax / formats::kNVFP4TensorDivisor : 1.0f;
+}
+
+// One random matrix in `format`; tensor-scale formats (NVFP4) get their
+// scale in TensorView::scale and store the values divided by it.
 TensorView random_matrix(int64_t rows, int64_t cols, FormatId format, uint64_t seed, ThreadPool& pool,
                          std::vector<Buffer>& owned) {
   const auto& tr = formats::traits(format);
   const size_t rb = formats::row_bytes(format, cols);
+  const float scale = tr.tensor_scale ? nvfp4_tensor_scale(rows, cols, seed, pool) : 1.0f;
   Buffer buf(rb * size_t(rows));
   char* base = buf.as<char>();
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
     std::vector<float> row(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {
-      std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + uint64_t(r));
-      std::normal_distribution<float> nd(0.0f, 0.02f);
-      for (auto& v : row) v = nd(rng);
+      random_row(seed, r, row);
+      if (scale != 1.0f)
+        for (auto& v : row) v /= scale;
       tr.from_float(row.data(), base + size_t(r) * rb, cols);
     }
   });
@@ -46,6 +75,7 @@ TensorView random_matrix(int64_t rows, int64_t cols, FormatId format, uint64_t s
   t.shape[0] = rows;
   t.shape[1] = cols;
   t.stride[0] = int64_t(rb);
+  t.scale = scale;
   t.data = buf.data();
   owned.push_back(std::move(buf));
   return t;
@@ -61,10 +91,11 @@ const float* ones(int64_t n, std::vector<Buffer>& owned) {
 
 }  // namespace
 
-Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed,
-                                                 ThreadPool& pool) {
+Result<LlamaWeights> random_llama_weights(const LlamaConfig& cfg, FormatId format, uint64_t seed, ThreadPool& pool) {
   const auto& tr = formats::traits(format);
-  if (!tr.from_float || !tr.dot || tr.tensor_scale)
+  // Of the tensor-scale formats only NVFP4 has a rule for its scale here; the
+  // ternary ones belong to the MatMul-free models.
+  if (!tr.from_float || !tr.dot || (tr.tensor_scale && format != FormatId::NVFP4))
     return Status::Error(std::string("random weights cannot be made in format ") + tr.name);
   NB_TRY(formats::check_row(format, cfg.dim, "model width"));
   NB_TRY(formats::check_row(format, cfg.hidden_dim, "FFN width"));
@@ -90,6 +121,12 @@ Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatI
   }
   w.out_norm = ones(cfg.dim, w.owned);
   w.output = random_matrix(cfg.vocab_size, cfg.dim, head_fmt, ++s, pool, w.owned);
+  return w;
+}
+
+Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed,
+                                                 ThreadPool& pool) {
+  NB_ASSIGN_OR_RETURN(LlamaWeights w, random_llama_weights(cfg, format, seed, pool));
   return make_llama(std::move(w), nullptr);
 }
 

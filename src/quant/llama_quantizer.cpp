@@ -95,7 +95,7 @@ class Quantizer {
     HessianAccumulator h_attn(D);
     for (size_t w = 0; w < n_win; ++w) {
       attn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
-      h_attn.add_batch(s_.xb.data(), C, 1);
+      h_attn.add_batch(s_.xb.data(), C, 1, pool_);
     }
     NB_TRY(quantize_group(b, {{&S.wq, &b.quantized.wq, &b.decoded.wq, p + "attn_q.weight"},
                               {&S.wk, &b.quantized.wk, &b.decoded.wk, p + "attn_k.weight"},
@@ -108,7 +108,7 @@ class Quantizer {
     for (size_t w = 0; w < n_win; ++w) {
       attn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
       attn_core(c_, b.decoded, tf_, C, 0, kc.data(), vc.data(), s_, pool_);
-      h_o.add_batch(s_.att.data(), C, 1);
+      h_o.add_batch(s_.att.data(), C, 1, pool_);
       att[w].assign(s_.att.begin(), s_.att.begin() + C * q_dim);
     }
     NB_TRY(quantize_group(b, {{&S.wo, &b.quantized.wo, &b.decoded.wo, p + "attn_output.weight"}}, h_o));
@@ -120,7 +120,7 @@ class Quantizer {
       std::vector<float>().swap(att[w]);
       attn_output(c_, b.decoded, xs[w].data(), C, s_, pool_);
       ffn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
-      h_ffn.add_batch(s_.xb.data(), C, 1);
+      h_ffn.add_batch(s_.xb.data(), C, 1, pool_);
     }
     NB_TRY(quantize_group(b, {{&S.w_gate, &b.quantized.w_gate, &b.decoded.w_gate, p + "ffn_gate.weight"},
                               {&S.w_up, &b.quantized.w_up, &b.decoded.w_up, p + "ffn_up.weight"}},
@@ -132,7 +132,7 @@ class Quantizer {
     for (size_t w = 0; w < n_win; ++w) {
       ffn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
       ffn_core(c_, b.decoded, tf_, C, s_, pool_);
-      h_down.add_batch(s_.hb.data(), C, 1);
+      h_down.add_batch(s_.hb.data(), C, 1, pool_);
       hid[w].assign(s_.hb.begin(), s_.hb.begin() + C * F);
     }
     NB_TRY(quantize_group(b, {{&S.w_down, &b.quantized.w_down, &b.decoded.w_down, p + "ffn_down.weight"}}, h_down));

@@ -1,0 +1,27 @@
+// The scaled value tables of fp4_kernels.h, built from the format table's own
+// conversions (formats/blocks.h), so the kernels hold no second copy of them.
+#include "formats/blocks.h"
+#include "kernels/cpu/fp4_kernels.h"
+
+namespace nb::kernels::cpu {
+
+namespace {
+
+Fp4Tables build() {
+  Fp4Tables t;
+  for (int b = 0; b < 256; ++b)
+    for (int j = 0; j < 16; ++j) {
+      t.mxfp4[b][j] = formats::kE2M1Values[j] * formats::e8m0_to_f32(uint8_t(b));
+      t.nvfp4[b][j] = formats::kE2M1Values[j] * formats::e4m3_to_f32(uint8_t(b));
+    }
+  return t;
+}
+
+}  // namespace
+
+const Fp4Tables& fp4_tables() {
+  static const Fp4Tables t = build();
+  return t;
+}
+
+}  // namespace nb::kernels::cpu

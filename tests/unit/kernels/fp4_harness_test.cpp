@@ -1,0 +1,386 @@
+// Harness for the weight-only 4-bit formats (MXFP4, MXFP4_FPQ, NVFP4,
+// INT4-g32/g64/g128 x fp32 activations): for every SIMD ISA this CPU runs,
+// each matmul entry against reference_table() over many shapes with fresh
+// random data; exact sums where every fp32 step is exact; prefill == decode
+// bit for bit; results independent of the thread count; NVFP4's tensor scale
+// applied by kernels::matmul for every ISA, the scalar table included.
+//
+// Tolerance (random data), per format in tolerance() below. The kernels
+// decode each block into its exact weights w_i (E2M1 x 2^k, E2M1 x E4M3 and
+// (code - 8) x fp16 all fit fp32), so their output is an fp32 sum of the k
+// exact-input products w_i * x_i: each FMA rounds once, and a term meets at
+// most k/16 + 4 roundings (k/8 + 3 with AVX2) on its way through a lane's
+// chain and the reduction tree, fewer than k. So the kernel's error is at
+// most about k u A with A = sum |w_i x_i| (Higham, Accuracy and Stability,
+// §4.2, for any summation order), u = 2^-24. The reference sums each block
+// in double (error ~ k 2^-53 A, negligible) and rounds once to float
+// (u |y| <= u A). MXFP4_FPQ adds the kernel's division by 3 (u |y| <= u A;
+// A there uses the weights already divided by 3). Hence (k + 1) u A, and
+// (k + 2) u A for MXFP4_FPQ. The bound is relative to A, not to |y|, so
+// cancelling sums cannot make it flaky.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/half.h"
+#include "core/thread_pool.h"
+#include "formats/blocks.h"
+#include "formats/format.h"
+#include "kernels/cpu/fp4_kernels.h"
+#include "kernels/dispatch.h"
+#include "kernels/ops.h"
+
+namespace nb::kernels {
+namespace {
+
+constexpr double kU = 1.0 / 16777216.0;  // fp32 unit roundoff 2^-24
+
+const FormatId kW4Formats[] = {FormatId::MXFP4,    FormatId::MXFP4_FPQ, FormatId::NVFP4,
+                               FormatId::INT4_G32, FormatId::INT4_G64,  FormatId::INT4_G128};
+
+std::vector<std::string> simd_isas() {
+  std::vector<std::string> out;
+  std::istringstream in(available_isas());
+  for (std::string s; in >> s;)
+    if (s != "scalar") out.push_back(s);
+  return out;
+}
+
+class Fp4Harness : public ::testing::Test {
+ protected:
+  void SetUp() override { saved_ = active_table().isa; }
+  void TearDown() override { select_isa(saved_); }
+  const KernelTable& use(const std::string& isa) {
+    EXPECT_TRUE(select_isa(isa)) << isa;
+    return active_table();
+  }
+  std::string saved_;
+};
+
+// How block scales are drawn. Wide: the whole useful range of each scale
+// type. Exact: a few small values, so that every fp32 step is exact (below).
+enum class Scales { Wide, Exact };
+
+// A random block scale written into the block's scale bytes.
+void set_scale(FormatId f, uint8_t* blk, Scales mode, std::mt19937& rng) {
+  switch (f) {
+    case FormatId::MXFP4:
+    case FormatId::MXFP4_FPQ:
+      // E8M0 2^(e-127). Wide: 2^-12 .. 2^12 (0xFF, NaN, is never drawn; the
+      // extremes 2^127 x 6 would overflow fp32 in either side's sum).
+      blk[0] = mode == Scales::Wide ? uint8_t(115 + rng() % 25) : uint8_t(126 + rng() % 3);
+      break;
+    case FormatId::NVFP4:
+      // E4M3, either sign. Wide: every finite code (zero and subnormals
+      // included; 0x7F / 0xFF are NaN). Exact: exponent field 6..8, i.e.
+      // magnitudes 0.5 .. 3.75 in steps of 2^-4.
+      if (mode == Scales::Wide) {
+        do blk[0] = uint8_t(rng());
+        while ((blk[0] & 0x7F) == 0x7F);
+      } else {
+        blk[0] = uint8_t(((rng() & 1) << 7) | ((6 + rng() % 3) << 3) | (rng() % 8));
+      }
+      break;
+    default: {  // INT4-gG: fp16 d first
+      float d;
+      if (mode == Scales::Wide) d = std::uniform_real_distribution<float>(1e-3f, 1e-1f)(rng);
+      else d = std::ldexp(1.0f, int(rng() % 3) - 1);  // 0.5, 1, 2
+      if (rng() & 1) d = -d;
+      const uint16_t h = f32_to_fp16(d);
+      std::memcpy(blk, &h, 2);
+    }
+  }
+}
+
+// Weight rows in format f: every code byte random (all 16 codes of both
+// nibbles, -0 included), then a random scale per block.
+std::vector<uint8_t> random_weights(FormatId f, int64_t rows, int64_t k, Scales mode, std::mt19937& rng) {
+  const auto& tr = formats::traits(f);
+  const size_t rb = formats::row_bytes(f, k);
+  std::vector<uint8_t> w(rb * size_t(rows));
+  for (uint8_t& b : w) b = uint8_t(rng());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < k / tr.block_size; ++i)
+      set_scale(f, w.data() + size_t(r) * rb + size_t(i) * tr.block_bytes, mode, rng);
+  return w;
+}
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+// A = sum |w_i x_i| with the reference's decoded weights (FPQ: already / 3).
+double abs_terms(FormatId f, const uint8_t* w, const float* x, int64_t k) {
+  std::vector<float> wf(static_cast<size_t>(k));
+  formats::traits(f).to_float(w, wf.data(), k);
+  double a = 0;
+  for (int64_t i = 0; i < k; ++i) a += std::fabs(double(wf[size_t(i)]) * double(x[i]));
+  return a;
+}
+
+// |y - y_ref| allowed for one output of a k-long row (derived above).
+double tolerance(FormatId f, int64_t k, double A) {
+  const double roundings = double(k) + 1.0 + (f == FormatId::MXFP4_FPQ ? 1.0 : 0.0);
+  return roundings * kU * A + 1e-37;  // 1e-37: an all-zero row has A = 0
+}
+
+struct Case {
+  int64_t rows, k, T, r0, r1;
+};
+
+std::string describe(const std::string& isa, FormatId f, const Case& c) {
+  std::ostringstream s;
+  s << isa << " " << formats::traits(f).name << " rows=" << c.rows << " k=" << c.k << " T=" << c.T << " r=[" << c.r0
+    << "," << c.r1 << ")";
+  return s.str();
+}
+
+// k is always a whole number of blocks (16, 32, 64 or 128 elements), so it
+// is a multiple of both vector widths; the block counts vary instead: one
+// block, small odd counts, and a long row.
+std::vector<Case> cases_for(FormatId f) {
+  const int64_t bs = formats::traits(f).block_size;
+  std::vector<Case> out;
+  for (int64_t rows : {1, 3, 17, 64, 67})
+    for (int64_t nb : {1, 3, 5, 33})
+      for (int64_t T : {1, 2, 5, 9}) {
+        out.push_back({rows, nb * bs, T, 0, rows});
+        if (rows > 2) out.push_back({rows, nb * bs, T, rows / 3, rows - 1});  // r0 > 0 sub-range
+      }
+  // Several prefill row blocks (the kernels block rows by 256-512 KiB):
+  // 600 rows of 4096 weights are 1.2-1.3 MiB in every one of these formats.
+  out.push_back({600, 4096, 6, 7, 599});
+  return out;
+}
+
+// Y over rows [r0, r1) for T tokens; elements outside stay at a sentinel.
+std::vector<float> run_matmul(MatmulRowsFn fn, FormatId f, const std::vector<uint8_t>& w, const std::vector<float>& x,
+                              const Case& c) {
+  const size_t wrb = formats::row_bytes(f, c.k);
+  const int64_t ys = c.rows + 3;  // a row stride wider than rows
+  std::vector<float> y(size_t(ys * c.T), -12345.0f);
+  fn(w.data(), wrb, c.r0, c.r1, c.k, x.data(), size_t(c.k) * sizeof(float), c.T, y.data(), ys);
+  return y;
+}
+
+// The kernels' scaled value tables: E2M1 value x block scale, from the format
+// table's conversions, each product exact (checked in double) except where
+// it is beyond fp32's range (E8M0 bytes >= 253 times 4 or 6), which gives inf.
+TEST_F(Fp4Harness, ScaledTablesMatchTheFormatTable) {
+  const cpu::Fp4Tables& t = cpu::fp4_tables();
+  for (int b = 0; b < 256; ++b)
+    for (int j = 0; j < 16; ++j) {
+      const double v = formats::kE2M1Values[j];
+      const double mx = v * double(formats::e8m0_to_f32(uint8_t(b))), nv = v * double(formats::e4m3_to_f32(uint8_t(b)));
+      EXPECT_TRUE(double(t.mxfp4[b][j]) == mx || (std::isnan(t.mxfp4[b][j]) && std::isnan(mx)) ||
+                  (std::isinf(t.mxfp4[b][j]) && std::fabs(mx) > double(FLT_MAX)))
+          << b << " " << j;
+      EXPECT_TRUE(double(t.nvfp4[b][j]) == nv || (std::isnan(t.nvfp4[b][j]) && std::isnan(nv))) << b << " " << j;
+    }
+}
+
+TEST_F(Fp4Harness, EveryIsaFillsEveryFormat) {
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : kW4Formats) {
+      EXPECT_NE(t.matmul[size_t(f)], reference_table().matmul[size_t(f)]) << isa << " " << formats::traits(f).name;
+      EXPECT_STREQ(t.matmul_isa[size_t(f)], t.isa.c_str()) << isa << " " << formats::traits(f).name;
+    }
+  }
+}
+
+// Every entry against the reference over all shapes, within tolerance().
+TEST_F(Fp4Harness, MatmulMatchesReference) {
+  std::mt19937 rng(4242);
+  const KernelTable& ref = reference_table();
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : kW4Formats) {
+      const MatmulRowsFn fn = t.matmul[size_t(f)];
+      for (const Case& c : cases_for(f)) {
+        const auto w = random_weights(f, c.rows, c.k, Scales::Wide, rng);
+        const auto x = random_floats(size_t(c.T * c.k), rng);
+        const auto y = run_matmul(fn, f, w, x, c);
+        const auto yr = run_matmul(ref.matmul[size_t(f)], f, w, x, c);
+        const size_t wb = formats::row_bytes(f, c.k);
+        const int64_t ys = c.rows + 3;
+        int bad = 0;
+        for (int64_t t0 = 0; t0 < c.T; ++t0)
+          for (int64_t r = 0; r < ys; ++r) {
+            const size_t i = size_t(t0 * ys + r);
+            if (r < c.r0 || r >= c.r1) {
+              ASSERT_EQ(y[i], -12345.0f) << describe(isa, f, c) << " wrote outside its rows at r=" << r;
+              continue;
+            }
+            const double A = abs_terms(f, w.data() + size_t(r) * wb, x.data() + t0 * c.k, c.k);
+            const double tol = tolerance(f, c.k, A);
+            const double diff = std::fabs(double(y[i]) - double(yr[i]));
+            if (!(diff <= tol) && bad++ < 5)
+              ADD_FAILURE() << describe(isa, f, c) << " t=" << t0 << " r=" << r << ": " << y[i] << " vs ref " << yr[i]
+                            << " (diff " << diff << " > tol " << tol << ")";
+          }
+        ASSERT_EQ(bad, 0) << describe(isa, f, c);
+      }
+    }
+  }
+}
+
+// Small integer activations and small scales make every value either side
+// forms exact in fp32, so the outputs must be equal: this checks decoding
+// (nibble order, signs, -0, the value tables, scales, the FPQ 1/3) apart from
+// any rounding. 1 to 17 blocks: every remainder of the kernels' batches of 8
+// blocks, alone and after full batches. Bounds, with |x| <= 4 and <= 17 blocks:
+//  MXFP4: weights are multiples of 2^-2 with |w| <= 12: |sum| <= 544 * 48 < 2^15;
+//  NVFP4: multiples of 2^-5, |w| <= 22.5: |sum| <= 272 * 90 < 2^15;
+//  INT4:  multiples of 2^-1, |w| <= 16: |sum| <= 2176 * 64 < 2^18;
+// at most 20 significant bits everywhere. FPQ: both sides round S / 3 once
+// (the reference in double first, but S / 3 for an integer-scaled S has a
+// repeating 01 pattern, never a float midpoint, so double rounding is harmless).
+TEST_F(Fp4Harness, SmallIntegerSumsAreExact) {
+  std::mt19937 rng(99);
+  const KernelTable& ref = reference_table();
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : kW4Formats) {
+      const int64_t bs = formats::traits(f).block_size;
+      for (int64_t nb : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17})
+        for (int64_t T : {1, 5, 9}) {
+          const Case c{17, nb * bs, T, 0, 17};
+          const auto w = random_weights(f, c.rows, c.k, Scales::Exact, rng);
+          std::vector<float> x(size_t(T * c.k));
+          for (float& v : x) v = float(int(rng() % 9) - 4);
+          const auto y = run_matmul(t.matmul[size_t(f)], f, w, x, c);
+          const auto yr = run_matmul(ref.matmul[size_t(f)], f, w, x, c);
+          for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], yr[i]) << describe(isa, f, c) << " index " << i;
+        }
+    }
+  }
+}
+
+// Prefill (T > 1 in one call) and decode (one call per token) must give
+// bit-identical outputs: the model relies on it.
+TEST_F(Fp4Harness, PrefillEqualsDecodeBitForBit) {
+  std::mt19937 rng(7);
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : kW4Formats) {
+      const MatmulRowsFn fn = t.matmul[size_t(f)];
+      const int64_t bs = formats::traits(f).block_size;
+      for (int64_t nb : {1, 6, 37})
+        for (int64_t T : {2, 5, 9, 19}) {
+          const int64_t rows = 67, k = nb * bs;
+          const auto w = random_weights(f, rows, k, Scales::Wide, rng);
+          const auto x = random_floats(size_t(T * k), rng);
+          const Case all{rows, k, T, 0, rows};
+          const auto ya = run_matmul(fn, f, w, x, all);
+          for (int64_t tok = 0; tok < T; ++tok) {
+            const std::vector<float> one(x.begin() + tok * k, x.begin() + (tok + 1) * k);
+            const auto y1 = run_matmul(fn, f, w, one, Case{rows, k, 1, 0, rows});
+            ASSERT_EQ(0, std::memcmp(y1.data(), ya.data() + tok * (rows + 3), size_t(rows) * sizeof(float)))
+                << describe(isa, f, all) << " token " << tok;
+          }
+        }
+    }
+  }
+}
+
+// A weight tensor over `w` (2-D, contiguous rows).
+TensorView view(FormatId f, int64_t rows, int64_t k, std::vector<uint8_t>& w, float scale) {
+  TensorView v;
+  v.format = f;
+  v.ndim = 2;
+  v.shape[0] = rows;
+  v.shape[1] = k;
+  v.stride[0] = int64_t(formats::row_bytes(f, k));
+  v.data = w.data();
+  v.scale = scale;
+  return v;
+}
+
+// kernels::matmul splits rows over threads; every output must come out the
+// same bits for 1, 2 and 3 threads (NVFP4 with its tensor scale applied).
+TEST_F(Fp4Harness, ResultsDoNotDependOnThreadCount) {
+  std::mt19937 rng(31);
+  ThreadPool p1(1), p2(2), p3(3);
+  for (const std::string& isa : simd_isas()) {
+    use(isa);
+    for (FormatId f : kW4Formats) {
+      const int64_t rows = 203, k = 8 * 128, T = 5;
+      auto w = random_weights(f, rows, k, Scales::Wide, rng);
+      const TensorView W = view(f, rows, k, w, f == FormatId::NVFP4 ? 0.0371f : 1.0f);
+      const auto x = random_floats(size_t(T * k), rng);
+      for (int64_t tt : {int64_t(1), T}) {
+        std::vector<float> y1(size_t(tt * rows)), y2(y1.size()), y3(y1.size());
+        matmul(W, x.data(), k, tt, y1.data(), rows, p1);
+        matmul(W, x.data(), k, tt, y2.data(), rows, p2);
+        matmul(W, x.data(), k, tt, y3.data(), rows, p3);
+        const std::string what = isa + " " + formats::traits(f).name + " T=" + std::to_string(tt);
+        EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << what << ", 2 threads";
+        EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float))) << what << ", 3 threads";
+      }
+    }
+  }
+}
+
+// NVFP4 rows hold the weights divided by TensorView::scale; kernels::matmul
+// multiplies each output by it, for every ISA including the scalar table.
+// Scalar: float(dot) * s exactly. SIMD: tolerance() scaled by s, plus the
+// product's own rounding (u |y s| <= u A s).
+TEST_F(Fp4Harness, NvFp4TensorScaleIsApplied) {
+  std::mt19937 rng(17);
+  ThreadPool pool(2);
+  const FormatId f = FormatId::NVFP4;
+  const auto& tr = formats::traits(f);
+  std::vector<std::string> isas = simd_isas();
+  isas.insert(isas.begin(), "scalar");
+  for (const std::string& isa : isas) {
+    use(isa);
+    for (float s : {0.0371f, 3.0f}) {
+      const int64_t rows = 37, k = 16 * 21;
+      auto w = random_weights(f, rows, k, Scales::Wide, rng);
+      const TensorView W = view(f, rows, k, w, s);
+      for (int64_t T : {1, 4}) {
+        const auto x = random_floats(size_t(T * k), rng);
+        std::vector<float> y(size_t(T * rows));
+        matmul(W, x.data(), k, T, y.data(), rows, pool);
+        for (int64_t t0 = 0; t0 < T; ++t0)
+          for (int64_t r = 0; r < rows; ++r) {
+            const float dot = tr.dot(W.row<const uint8_t>(r), x.data() + t0 * k, k);
+            const float got = y[size_t(t0 * rows + r)];
+            if (isa == "scalar") {
+              ASSERT_EQ(got, dot * s) << isa << " s=" << s << " t=" << t0 << " r=" << r;
+            } else {
+              const double A = abs_terms(f, W.row<const uint8_t>(r), x.data() + t0 * k, k);
+              ASSERT_NEAR(got, double(dot) * s, (tolerance(f, k, A) + kU * A) * s)
+                  << isa << " s=" << s << " t=" << t0 << " r=" << r;
+            }
+          }
+      }
+    }
+  }
+}
+
+// An NVFP4 embedding table gives the weights times its tensor scale too.
+TEST_F(Fp4Harness, NvFp4EmbeddingAppliesTensorScale) {
+  std::mt19937 rng(3);
+  const int64_t rows = 5, k = 64;
+  auto w = random_weights(FormatId::NVFP4, rows, k, Scales::Wide, rng);
+  const TensorView W = view(FormatId::NVFP4, rows, k, w, 0.25f);
+  std::vector<float> got(static_cast<size_t>(k)), codes(static_cast<size_t>(k));
+  embedding(W, 3, got.data());
+  formats::traits(FormatId::NVFP4).to_float(W.row<const uint8_t>(3), codes.data(), k);
+  for (int64_t i = 0; i < k; ++i) EXPECT_EQ(got[size_t(i)], codes[size_t(i)] * 0.25f) << i;
+}
+
+}  // namespace
+}  // namespace nb::kernels
