@@ -9,7 +9,6 @@
 #include "core/mapped_file.h"
 #include "core/log.h"
 #include "formats/format.h"
-#include "kernels/hadamard.h"
 #include "models/llama_block.h"
 #include "quant/hessian.h"
 #include "quant/linear_quantizer.h"
@@ -19,7 +18,7 @@ namespace {
 
 // One linear matrix of the model, dequantized to fp32 rows (rotated when the
 // model is), ready for the quantizer.
-std::vector<float> to_f32_matrix(const TensorView& t, int64_t hadamard_k, ThreadPool& pool) {
+Result<std::vector<float>> to_f32_matrix(const TensorView& t, int64_t hadamard_k, ThreadPool& pool) {
   const int64_t rows = t.rows(), cols = t.cols();
   const auto& tr = formats::traits(t.format);
   const float s = tr.tensor_scale ? t.scale : 1.0f;
@@ -32,7 +31,7 @@ std::vector<float> to_f32_matrix(const TensorView& t, int64_t hadamard_k, Thread
         for (int64_t j = 0; j < cols; ++j) row[j] *= s;
     }
   });
-  if (hadamard_k > 0) kernels::hadamard_rows(w.data(), rows, cols, hadamard_k);
+  if (hadamard_k > 0) NB_TRY(rotate_weights(w.data(), rows, cols, hadamard_k, pool));
   return w;
 }
 
@@ -161,7 +160,8 @@ class Quantizer {
     std::vector<std::vector<float>> ws;
     float global = 0.0f;
     for (const Target& t : group) {
-      ws.push_back(to_f32_matrix(*t.src, c_.hadamard_k, pool_));
+      NB_ASSIGN_OR_RETURN(std::vector<float> w, to_f32_matrix(*t.src, c_.hadamard_k, pool_));
+      ws.push_back(std::move(w));
       release_source(mf_, *t.src);
       if (opt_.type == FormatId::NVFP4) {
         const float g = nvfp4_global_scale(ws.back().data(), int64_t(ws.back().size()));
