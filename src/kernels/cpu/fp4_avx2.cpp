@@ -160,12 +160,18 @@ template <class F, int R, int C, class ScaledOf>
 __attribute__((always_inline)) inline void block_step(const uint8_t* w, size_t wrb, int64_t b, const char* x,
                                                       size_t xrb, __m256 (&acc)[R][C], ScaledOf scaled_of) {
   using Codes = typename F::Codes;
+  // Decode prefetches every line once or a few times: every kPrefetchEvery-th
+  // block (at most 64 bytes apart, so no line is skipped), every 64 bytes of it.
+  constexpr int64_t kPrefetchEvery = F::kBytes < 64 ? 64 / F::kBytes : 1;
+  const bool prefetch = C == 1 && b % kPrefetchEvery == 0;
   const uint8_t* blk[R];
   Scaled s[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     blk[r] = w + r * wrb + b * F::kBytes;
-    if (C == 1) _mm_prefetch(reinterpret_cast<const char*>(blk[r]) + kPrefetchAhead, _MM_HINT_T0);
+    if (prefetch)
+      for (int64_t o = 0; o < F::kBytes; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(blk[r]) + kPrefetchAhead + o, _MM_HINT_T0);
     s[r] = scaled_of(r, blk[r]);
   }
 #pragma GCC unroll 8

@@ -189,12 +189,18 @@ template <class F, int R, int C, class TableOf>
 __attribute__((always_inline)) inline void block_step(const uint8_t* w, size_t wrb, int64_t b, const char* x,
                                                       size_t xrb, __m512 (&acc)[R][C], TableOf table_of) {
   constexpr int V = F::kRunElems / 16;
+  // Decode prefetches every line once or a few times: every kPrefetchEvery-th
+  // block (at most 64 bytes apart, so no line is skipped), every 64 bytes of it.
+  constexpr int64_t kPrefetchEvery = F::kBytes < 64 ? 64 / F::kBytes : 1;
+  const bool prefetch = C == 1 && b % kPrefetchEvery == 0;
   const uint8_t* blk[R];
   __m512 scaled[R];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     blk[r] = w + r * wrb + b * F::kBytes;
-    if (C == 1) _mm_prefetch(reinterpret_cast<const char*>(blk[r]) + kPrefetchAhead, _MM_HINT_T0);
+    if (prefetch)
+      for (int64_t o = 0; o < F::kBytes; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(blk[r]) + kPrefetchAhead + o, _MM_HINT_T0);
     scaled[r] = table_of(r, blk[r]);
   }
 #pragma GCC unroll 4
