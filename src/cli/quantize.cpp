@@ -14,7 +14,7 @@ namespace {
 
 struct QuantizeFlags {
   ModelFlags mf;
-  std::string out, type, method = "gptq", calib, head_type, report;
+  std::string out, type, method = "gptq", calib, head_type, report, calib_dtype = "bf16";
   int64_t calib_tokens = 128 * 512, calib_ctx = 512, hadamard = -1;
   bool act_order = false, act_order_set = false, scale_search = false, scale_search_set = false;
   uint64_t seed = 0;
@@ -52,8 +52,12 @@ int run(const QuantizeFlags& f) {
   opt.act_order = f.act_order_set ? int(f.act_order) : -1;
   opt.scale_search = f.scale_search_set ? int(f.scale_search) : -1;
   opt.seed = f.seed;
+  opt.calib_bf16 = f.calib_dtype == "bf16";
   std::vector<std::vector<int32_t>> windows;
   if (!f.calib.empty()) {
+    if (f.calib_ctx > 0 && f.calib_tokens < f.calib_ctx)
+      return fail("quantize", Status::Error(strfmt("--calib-tokens %lld is less than one window of --calib-ctx %lld",
+                                                   (long long)f.calib_tokens, (long long)f.calib_ctx)));
     auto text = read_text_file(f.calib);
     if (!text.ok()) return fail("quantize", text.status());
     Status u = check_utf8(*text, f.calib.c_str());
@@ -134,6 +138,10 @@ void add_quantize(CLI::App& app) {
       ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   c->add_option("--calib-ctx", f->calib_ctx, "tokens per calibration window (default 512)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
+  c->add_option("--calib-dtype", f->calib_dtype,
+                "precision of the calibration pass: bf16 (default; weights and linear inputs rounded to bf16, fp32 "
+                "sums, AMX where available) or f32 (fp32 throughout, the reference GPTQ's Hessian order; slower)")
+      ->check(CLI::IsMember({"bf16", "f32"}));
   c->add_option("--seed", f->seed, "seed that picks the calibration windows (default 0)");
   c->add_option("--hadamard", f->hadamard,
                 "block size k of the online Hadamard rotation (16, 32, 64, 128; 0: none); default: the format's "

@@ -58,6 +58,7 @@ CpuFeatures cpu_features() {
     f.avx512vnni = f.avx512f && (c & (1u << 11));
   }
   f.amx_int8 = os_amx && (d & (1u << 24)) && (d & (1u << 25));  // AMX-TILE and AMX-INT8
+  f.amx_bf16 = os_amx && (d & (1u << 24)) && (d & (1u << 22));  // AMX-TILE and AMX-BF16
   if (os_avx512 && f.avx512f && max_sub7 >= 1) {
     __cpuid_count(7, 1, a, b, c, d);
     f.avx512bf16 = a & (1u << 5);

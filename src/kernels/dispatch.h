@@ -33,6 +33,11 @@ struct KernelTable {
   void (*swiglu)(float* out, const float* gate, const float* up, int64_t n) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   void (*axpy_f32)(float* y, float a, const float* x, int64_t n) = nullptr;  // y += a * x
+  // One head of attention over n positions (rows kv_stride apart):
+  // scores[t] = dot_f32(q, k_t) / scale, softmax, out = 0 then axpy_f32(out, scores[t], v_t) for t ascending.
+  // Optimized versions keep exactly those operations (out in registers).
+  void (*attend_head)(float* out, const float* q, const float* k, const float* v, int64_t head_dim, int64_t n,
+                      int64_t kv_stride, float scale, float* scores) = nullptr;
 };
 
 // The scalar table (ref/): the oracle.

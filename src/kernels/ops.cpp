@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "formats/format.h"
+#include "kernels/bf16_gemm.h"
 #include "kernels/dispatch.h"
 
 namespace nb::kernels {
@@ -38,6 +39,12 @@ void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, fl
   if (fn == nullptr) fail("matmul: no kernel for this weight format", W);
   if (k <= 0 || k % wt.block_size != 0) fail("matmul: row length is not a whole number of blocks", W);
   if (T <= 0) return;
+  // BF16 weights times inputs that are all bf16 values (the quantizer's bf16
+  // calibration): every product is exact in fp32 either way, so the tile unit
+  // computes the same sums, in another order.
+  if (W.format == FormatId::BF16 && T >= 16 && amx_bf16_ready() && all_bf16(X, x_stride, T, k) &&
+      matmul_bf16_amx(W, X, x_stride, T, Y, y_stride, pool))
+    return;
 
   const size_t w_row_bytes = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
 
@@ -111,19 +118,24 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n) { active_
 void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t n_heads,
                int64_t n_kv_heads, int64_t head_dim, int64_t n_ctx, int64_t kv_stride, float* scratch,
                ThreadPool& pool) {
+  attention_causal(out, q, 0, k_cache, v_cache, n_heads, n_kv_heads, head_dim, n_ctx - 1, 1, kv_stride, scratch, pool);
+}
+
+void attention_causal(float* out, const float* q, int64_t q_stride, const float* k_cache, const float* v_cache,
+                      int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t pos0, int64_t T,
+                      int64_t kv_stride, float* scratch, ThreadPool& pool) {
   const KernelTable& tab = active_table();
   const int64_t group = n_heads / n_kv_heads;  // query heads sharing one KV head
   const float scale = std::sqrt(float(head_dim));
-  pool.parallel_for(n_heads, [&](int64_t h0, int64_t h1, int thread) {
-    float* scores = scratch + int64_t(thread) * n_ctx;  // thread i owns scratch[i*n_ctx, (i+1)*n_ctx)
-    for (int64_t h = h0; h < h1; ++h) {
-      const float* qh = q + h * head_dim;
+  const int64_t scratch_len = pos0 + T;
+  // Work unit u = (token, head), tokens from the last: the long rows first.
+  pool.parallel_for(T * n_heads, [&](int64_t u0, int64_t u1, int thread) {
+    float* scores = scratch + int64_t(thread) * scratch_len;  // thread i owns its own slice
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t t = T - 1 - u / n_heads, h = u % n_heads;
       const int64_t kv_off = (h / group) * head_dim;
-      for (int64_t t = 0; t < n_ctx; ++t) scores[t] = tab.dot_f32(qh, k_cache + t * kv_stride + kv_off, head_dim) / scale;
-      tab.softmax(scores, n_ctx);
-      float* oh = out + h * head_dim;
-      for (int64_t d = 0; d < head_dim; ++d) oh[d] = 0.0f;
-      for (int64_t t = 0; t < n_ctx; ++t) tab.axpy_f32(oh, scores[t], v_cache + t * kv_stride + kv_off, head_dim);
+      tab.attend_head(out + t * q_stride + h * head_dim, q + t * q_stride + h * head_dim, k_cache + kv_off,
+                      v_cache + kv_off, head_dim, pos0 + t + 1, kv_stride, scale, scores);
     }
   });
 }

@@ -54,6 +54,15 @@ void attention(float* out, const float* q, const float* k_cache, const float* v_
                int64_t n_kv_heads, int64_t head_dim, int64_t n_ctx, int64_t kv_stride, float* scratch,
                ThreadPool& pool);
 
+// T consecutive query positions pos0 .. pos0+T-1 (a prefill): token t attends
+// to positions 0..pos0+t. q, out: T rows of q_stride floats. Every (token,
+// head) is computed exactly as attention() computes it, so prefill and
+// token-by-token decoding agree bit for bit; the work is split over tokens and
+// heads together. scratch: at least pos0+T floats per thread.
+void attention_causal(float* out, const float* q, int64_t q_stride, const float* k_cache, const float* v_cache,
+                      int64_t n_heads, int64_t n_kv_heads, int64_t head_dim, int64_t pos0, int64_t T,
+                      int64_t kv_stride, float* scratch, ThreadPool& pool);
+
 // out = row `id` of table (any format), as fp32.
 void embedding(const TensorView& table, int64_t id, float* out);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/act_quant.h"
+#include "kernels/bf16_gemm.h"
 #include "kernels/hadamard.h"
 #include "kernels/ops.h"
 
@@ -13,6 +14,7 @@ using kernels::matmul;
 void LinearInputTransform::apply(float* x, int64_t T, int64_t width) const {
   if (hadamard_k > 0) kernels::hadamard_rows(x, T, width, hadamard_k);
   kernels::fake_quantize_rows(act_type, x, T, width);
+  if (bf16) kernels::round_bf16_rows(x, T * width);
 }
 
 void LlamaScratch::reserve(const LlamaConfig& c, int64_t T, int64_t n_ctx, int threads) {
@@ -47,9 +49,8 @@ void attn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTrans
     kernels::rope(kc + (pos0 + t) * kv_dim, c.n_kv_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
   }
   // causal: token t attends to positions 0..pos0+t
-  for (int64_t t = 0; t < T; ++t)
-    kernels::attention(&s.att[size_t(t * q_dim)], &s.q[size_t(t * q_dim)], kc, vc, c.n_heads, c.n_kv_heads, c.head_dim,
-                       pos0 + t + 1, kv_dim, s.scores.data(), pool);
+  kernels::attention_causal(s.att.data(), s.q.data(), q_dim, kc, vc, c.n_heads, c.n_kv_heads, c.head_dim, pos0, T,
+                            kv_dim, s.scores.data(), pool);
   tf.apply(s.att.data(), T, q_dim);
 }
 

@@ -19,6 +19,7 @@ namespace nb {
 struct LinearInputTransform {
   int64_t hadamard_k = 0;             // 0: none; else x <- x·H_k per k-block
   FormatId act_type = FormatId::F32;  // F32: none; else fake-quantized (kernels/act_quant.h)
+  bool bf16 = false;                  // then rounded to bf16 (the quantizer's bf16 calibration)
   void apply(float* x, int64_t T, int64_t width) const;
 };
 

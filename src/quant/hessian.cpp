@@ -5,6 +5,7 @@
 #include <cmath>
 #include <utility>
 
+#include "kernels/bf16_gemm.h"
 #include "kernels/seq_gemm.h"
 
 namespace nb::quant {
@@ -15,7 +16,10 @@ constexpr int64_t kRows = 64, kCols = 1024;
 
 }  // namespace
 
-HessianAccumulator::HessianAccumulator(int64_t cols) : cols_(cols), h_(static_cast<size_t>(cols * cols), 0.0f) {}
+HessianAccumulator::HessianAccumulator(int64_t cols, HessianPrecision precision)
+    : cols_(cols), precision_(precision), h_(static_cast<size_t>(cols * cols), 0.0f) {
+  if (precision_ == HessianPrecision::Bf16) sum_.assign(h_.size(), 0.0f);
+}
 
 void HessianAccumulator::add_batch(const float* x, int64_t tokens, int64_t n_samples) {
   ThreadPool one(1);
@@ -25,6 +29,12 @@ void HessianAccumulator::add_batch(const float* x, int64_t tokens, int64_t n_sam
 void HessianAccumulator::add_batch(const float* x, int64_t tokens, int64_t n_samples, ThreadPool& pool) {
   const int64_t K = cols_;
   prepared_.reset();
+  if (precision_ == HessianPrecision::Bf16) {
+    n_samples_ += n_samples;
+    kernels::gram_bf16_accumulate(x, tokens, K, sum_.data(), pool);
+    upper_stale_ = true;
+    return;
+  }
   // H *= n/(n+n_b): the Python float ratio, applied to the fp32 tensor in fp32.
   const float keep = float(double(n_samples_) / double(n_samples_ + n_samples));
   n_samples_ += n_samples;
@@ -62,6 +72,13 @@ void HessianAccumulator::add_batch(const float* x, int64_t tokens, int64_t n_sam
 }
 
 const std::vector<float>& HessianAccumulator::hessian() const {
+  if (upper_stale_ && precision_ == HessianPrecision::Bf16) {
+    const int64_t K = cols_;
+    const float s = n_samples_ > 0 ? float(2.0 / double(n_samples_)) : 0.0f;
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j <= i; ++j) h_[size_t(i * K + j)] = h_[size_t(j * K + i)] = s * sum_[size_t(i * K + j)];
+    upper_stale_ = false;
+  }
   if (upper_stale_) {
     const int64_t K = cols_;
     for (int64_t i = 0; i < K; ++i)

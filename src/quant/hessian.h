@@ -6,6 +6,12 @@
 // H: the order the reference's netlib sgemm uses; it reproduces
 // gptq-golden/H.npy bit for bit. The work is split over fixed tiles of H, so the
 // result does not depend on the thread count either.
+//
+// HessianPrecision::Bf16 is the fast calibration mode instead: the inputs are
+// rounded to bf16 (what a bf16 model hands the reference's hook) and
+// S = Σ_tokens x·xᵀ is summed in fp32 on the AMX tile unit
+// (kernels/bf16_gemm.h), H = (2/n)·S at the end: the same running mean,
+// summed in another order.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,9 +22,11 @@
 
 namespace nb::quant {
 
+enum class HessianPrecision : uint8_t { Exact, Bf16 };
+
 class HessianAccumulator {
  public:
-  explicit HessianAccumulator(int64_t cols);
+  explicit HessianAccumulator(int64_t cols, HessianPrecision precision = HessianPrecision::Exact);
 
   // x: [tokens, cols] row-major layer inputs of one forward call. n_samples is
   // what the reference counts for the running mean: the batch dimension of the
@@ -39,8 +47,10 @@ class HessianAccumulator {
 
  private:
   int64_t cols_;
+  HessianPrecision precision_;
   int64_t n_samples_ = 0;
   mutable std::vector<float> h_;
+  std::vector<float> sum_;  // Bf16: Σ x·xᵀ (lower triangle), H made from it on demand
   mutable bool upper_stale_ = false;
   std::vector<float> scaled_;  // s·x of the current batch
   mutable std::unique_ptr<PreparedHessian> prepared_;

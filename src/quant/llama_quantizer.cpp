@@ -9,6 +9,7 @@
 #include "core/mapped_file.h"
 #include "core/log.h"
 #include "formats/format.h"
+#include "kernels/bf16_gemm.h"
 #include "models/llama_block.h"
 #include "quant/hessian.h"
 #include "quant/linear_quantizer.h"
@@ -45,6 +46,13 @@ void release_source(const io::ModelFile& mf, const TensorView& t) {
     if (p >= m->data() && p + n <= m->data() + m->size()) release_mapped_pages(p, n);
 }
 
+uint16_t bf16_bits(float x) {
+  const float r = kernels::round_bf16(x);
+  uint32_t u;
+  std::memcpy(&u, &r, 4);
+  return uint16_t(u >> 16);
+}
+
 TensorView matrix_view(FormatId f, int64_t rows, int64_t cols, const void* data, float scale) {
   TensorView v;
   v.format = f;
@@ -62,8 +70,9 @@ TensorView matrix_view(FormatId f, int64_t rows, int64_t cols, const void* data,
 // file will hold), the packed rows what the GGUF file gets.
 struct BlockWork {
   LlamaLayer quantized;  // packed views (into out.owned)
-  LlamaLayer decoded;    // F32 views (into `f32`)
+  LlamaLayer decoded;    // F32 views (into `f32`) or BF16 views (into `bf16`)
   std::vector<std::vector<float>> f32;
+  std::vector<std::vector<uint16_t>> bf16;
 };
 
 class Quantizer {
@@ -76,6 +85,8 @@ class Quantizer {
     lq_.act_order = opt.act_order < 0 ? opt.method == Method::MrGptq : opt.act_order != 0;
     lq_.mse_scales = opt.scale_search < 0 ? opt.method == Method::MrGptq : opt.scale_search != 0;
     tf_.hadamard_k = c_.hadamard_k;
+    tf_.bf16 = opt.calib_bf16;
+    hp_ = opt.calib_bf16 ? HessianPrecision::Bf16 : HessianPrecision::Exact;
   }
 
   // Quantizes block l, then advances every window's residual stream through it.
@@ -91,7 +102,7 @@ class Quantizer {
     const size_t n_win = windows.size();
 
     // [q, k, v] from the attention input
-    HessianAccumulator h_attn(D);
+    HessianAccumulator h_attn(D, hp_);
     for (size_t w = 0; w < n_win; ++w) {
       attn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
       h_attn.add_batch(s_.xb.data(), C, 1, pool_);
@@ -102,21 +113,21 @@ class Quantizer {
                           h_attn));
 
     // [o] from the attention output, made with the quantized q, k, v
-    HessianAccumulator h_o(q_dim);
-    std::vector<std::vector<float>> att(n_win);
+    HessianAccumulator h_o(q_dim, hp_);
+    stash_.resize(n_win);
     for (size_t w = 0; w < n_win; ++w) {
       attn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
       attn_core(c_, b.decoded, tf_, C, 0, kc.data(), vc.data(), s_, pool_);
       h_o.add_batch(s_.att.data(), C, 1, pool_);
-      att[w].assign(s_.att.begin(), s_.att.begin() + C * q_dim);
+      stash_[w].resize(size_t(C * std::max(q_dim, F)));  // one size for both uses: allocated once
+      std::copy(s_.att.begin(), s_.att.begin() + C * q_dim, stash_[w].begin());
     }
     NB_TRY(quantize_group(b, {{&S.wo, &b.quantized.wo, &b.decoded.wo, p + "attn_output.weight"}}, h_o));
 
     // [gate, up] from the FFN input, after the quantized attention's residual
-    HessianAccumulator h_ffn(D);
+    HessianAccumulator h_ffn(D, hp_);
     for (size_t w = 0; w < n_win; ++w) {
-      std::copy(att[w].begin(), att[w].end(), s_.att.begin());
-      std::vector<float>().swap(att[w]);
+      std::copy(stash_[w].begin(), stash_[w].begin() + C * q_dim, s_.att.begin());
       attn_output(c_, b.decoded, xs[w].data(), C, s_, pool_);
       ffn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
       h_ffn.add_batch(s_.xb.data(), C, 1, pool_);
@@ -126,18 +137,16 @@ class Quantizer {
                           h_ffn));
 
     // [down] from the FFN hidden state, made with the quantized gate and up
-    HessianAccumulator h_down(F);
-    std::vector<std::vector<float>> hid(n_win);
+    HessianAccumulator h_down(F, hp_);
     for (size_t w = 0; w < n_win; ++w) {
       ffn_input(c_, b.decoded, tf_, xs[w].data(), C, s_);
       ffn_core(c_, b.decoded, tf_, C, s_, pool_);
       h_down.add_batch(s_.hb.data(), C, 1, pool_);
-      hid[w].assign(s_.hb.begin(), s_.hb.begin() + C * F);
+      std::copy(s_.hb.begin(), s_.hb.begin() + C * F, stash_[w].begin());
     }
     NB_TRY(quantize_group(b, {{&S.w_down, &b.quantized.w_down, &b.decoded.w_down, p + "ffn_down.weight"}}, h_down));
     for (size_t w = 0; w < n_win; ++w) {
-      std::copy(hid[w].begin(), hid[w].end(), s_.hb.begin());
-      std::vector<float>().swap(hid[w]);
+      std::copy(stash_[w].begin(), stash_[w].begin() + C * F, s_.hb.begin());
       ffn_output(c_, b.decoded, xs[w].data(), C, s_, pool_);
     }
     out_.layers[size_t(l)] = b.quantized;
@@ -181,8 +190,19 @@ class Quantizer {
       std::memcpy(packed.data(), q.packed.data(), q.packed.size());
       *t.quantized = matrix_view(opt_.type, rows, cols, packed.data(), q.tensor_scale);
       out_.owned.push_back(std::move(packed));
-      b.f32.push_back(std::move(q.deq));
-      *t.decoded = matrix_view(FormatId::F32, rows, cols, b.f32.back().data(), 1.0f);
+      if (opt_.calib_bf16) {
+        // bf16 bits of the decoded weights: the calibration's matmuls then run on the tile unit
+        std::vector<uint16_t> h(q.deq.size());
+        pool_.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+          for (int64_t i = r0 * cols; i < r1 * cols; ++i) h[size_t(i)] = bf16_bits(q.deq[size_t(i)]);
+        });
+        std::vector<float>().swap(q.deq);
+        b.bf16.push_back(std::move(h));
+        *t.decoded = matrix_view(FormatId::BF16, rows, cols, b.bf16.back().data(), 1.0f);
+      } else {
+        b.f32.push_back(std::move(q.deq));
+        *t.decoded = matrix_view(FormatId::F32, rows, cols, b.f32.back().data(), 1.0f);
+      }
       LayerReport r;
       r.name = t.name;
       r.rows = rows;
@@ -203,7 +223,12 @@ class Quantizer {
   const std::function<void(const LayerReport&)>& on_layer_;
   LlamaWeights& out_;
   LinearQuantizeOptions lq_;
-  LinearInputTransform tf_;  // rotation only: calibration inputs are not activation-quantized
+  // Per window, what a later stage of the block needs again: the attention
+  // output (until [gate, up]), then the FFN hidden state (until the end).
+  // Kept across blocks, so its pages are faulted in once.
+  std::vector<std::vector<float>> stash_;
+  LinearInputTransform tf_;  // rotation (+ bf16 rounding): calibration inputs are not activation-quantized
+  HessianPrecision hp_;
   LlamaScratch s_;
 };
 

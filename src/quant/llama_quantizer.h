@@ -11,6 +11,12 @@
 // sees the errors of the earlier groups and costs no second pass.)
 // With MR-GPTQ every linear's weights are rotated (W·H_k) and its inputs are
 // rotated online, before the Hessian is taken, exactly as at inference.
+//
+// Calibration precision: `bf16` (the default) runs the calibration pass as a
+// bf16 PyTorch model does — weights and every linear's input rounded to bf16,
+// products summed in fp32 (on the AMX tile unit where the CPU has one) — and
+// the Hessians from those bf16 inputs. `f32` keeps everything in fp32 with the
+// reference's own Hessian summation order (hessian.h), several times slower.
 #pragma once
 #include <functional>
 #include <string>
@@ -34,6 +40,7 @@ struct LlamaQuantizeOptions {
   int64_t calib_ctx = 512;    // tokens per calibration window
   int64_t calib_windows = 128;
   uint64_t seed = 0;          // picks the calibration windows
+  bool calib_bf16 = true;     // calibration precision (above)
 };
 
 struct LayerReport {

@@ -95,14 +95,16 @@ TEST(Quantize, RtnEqualsConvert) {
 TEST(Quantize, GptqIsDeterministicAcrossThreadCounts) {
   NB_REQUIRE_DATA(kHf);
   NB_REQUIRE_DATA(kCalib);
-  for (const std::string method : {"gptq", "mr-gptq"}) {
+  // bf16 calibration (the default; AMX where the CPU has it) and the fp32 one
+  for (const auto& [method, dtype] : {std::pair{"gptq", "bf16"}, {"mr-gptq", "bf16"}, {"gptq", "f32"}}) {
     std::vector<std::string> a = {"--type", "nvfp4", "--method", method, "--calib", data_path(kCalib),
-                                  "--calib-tokens", "2048", "--calib-ctx", "256"};
+                                  "--calib-tokens", "2048", "--calib-ctx", "256", "--calib-dtype", dtype};
     std::vector<std::string> b = a;
     a.insert(a.end(), {"-t", "1"});
     b.insert(b.end(), {"-t", "2"});
-    SCOPED_TRACE(method);
-    expect_same_tensors(quantize(method + "-t1", a), quantize(method + "-t2", b));
+    const std::string tag = std::string(method) + "-" + dtype;
+    SCOPED_TRACE(tag);
+    expect_same_tensors(quantize(tag + "-t1", a), quantize(tag + "-t2", b));
   }
 }
 
@@ -142,6 +144,11 @@ TEST(Quantize, BadRequestsFailClearly) {
   expect_error({"--type", "nvfp4", "--method", "rtn", "--hadamard", "24"}, "power of two");
   expect_error({"--type", "nvfp4", "--method", "rtn", "--hadamard", "512"}, "does not divide");
   expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", "/nonexistent"}, "/nonexistent");
+  expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", data_path(kCalib), "--calib-dtype", "f16"},
+               "--calib-dtype");
+  expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", data_path(kCalib), "--calib-tokens", "100",
+                "--calib-ctx", "256"},
+               "less than one window");
   RunResult r = run_nibble({"quantize", "-m", data_path("models/mmfree-tiny-random"), "-o", out, "--type", "nvfp4",
                             "--method", "rtn"});
   EXPECT_NE(r.exit_code, 0);

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace nb::test {
@@ -88,6 +89,14 @@ RunResult run_nibble(const std::vector<std::string>& args) {
   r.out = read_file(out);
   r.err = read_file(err);
   return r;
+}
+
+std::vector<float> normal_values(size_t n, uint32_t seed, float sigma) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, sigma);
+  std::vector<float> v(n);
+  for (float& x : v) x = dist(rng);
+  return v;
 }
 
 }  // namespace nb::test

@@ -20,6 +20,8 @@ std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path);
 // Opens and loads a model; on error records a test failure and returns nullptr.
 std::unique_ptr<Model> load_model_at(const std::string& path);
 std::string temp_path(const std::string& name);          // unique per test process
+// n draws of N(0, sigma²) from mt19937(seed): the same values on every platform's libstdc++.
+std::vector<float> normal_values(size_t n, uint32_t seed, float sigma = 1.0f);
 
 struct RunResult {
   int exit_code;

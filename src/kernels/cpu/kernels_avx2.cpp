@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "formats/blocks.h"
+#include "kernels/attend_head.h"
 #include "kernels/cpu/cpu_kernels.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -700,6 +701,7 @@ void register_avx2(KernelTable& t) {
   t.swiglu = swiglu;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
+  t.attend_head = attend_head_with<dot_f32, softmax, axpy_f32>;
   register_ternary_avx2(t);
 }
 

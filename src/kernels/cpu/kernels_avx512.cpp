@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "formats/blocks.h"
+#include "kernels/attend_head.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/scratch.h"
 
@@ -833,6 +834,47 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) {
   }
 }
 
+// attend_head_with<dot_f32, softmax, axpy_f32>, with `out` held in NV
+// registers across the positions instead of reloaded by every axpy: each lane
+// still gets fmadd(p_t, v_t, previous) in the same order, so the result is
+// the same to the bit.
+template <int NV>
+void attend_head_regs(float* out, const float* q, const float* k, const float* v, int64_t head_dim, int64_t n,
+                      int64_t kv_stride, float scale, float* scores) {
+  for (int64_t t = 0; t < n; ++t) scores[t] = dot_f32(q, k + t * kv_stride, head_dim) / scale;
+  softmax(scores, n);
+  __m512 acc[NV];
+  __mmask16 m[NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < NV; ++i) {
+    acc[i] = _mm512_setzero_ps();
+    m[i] = tail_mask(head_dim - 16 * i);
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    const __m512 p = _mm512_set1_ps(scores[t]);
+    const float* vt = v + t * kv_stride;
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; ++i) acc[i] = _mm512_fmadd_ps(p, _mm512_maskz_loadu_ps(m[i], vt + 16 * i), acc[i]);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < NV; ++i) _mm512_mask_storeu_ps(out + 16 * i, m[i], acc[i]);
+}
+
+void attend_head(float* out, const float* q, const float* k, const float* v, int64_t head_dim, int64_t n,
+                 int64_t kv_stride, float scale, float* scores) {
+  switch ((head_dim + 15) / 16) {
+    case 1: return attend_head_regs<1>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 2: return attend_head_regs<2>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 3: return attend_head_regs<3>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 4: return attend_head_regs<4>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 5: return attend_head_regs<5>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 6: return attend_head_regs<6>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 7: return attend_head_regs<7>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    case 8: return attend_head_regs<8>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+    default: return attend_head_with<dot_f32, softmax, axpy_f32>(out, q, k, v, head_dim, n, kv_stride, scale, scores);
+  }
+}
+
 }  // namespace
 
 void register_avx512(KernelTable& t) {
@@ -855,6 +897,7 @@ void register_avx512(KernelTable& t) {
   t.swiglu = swiglu;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
+  t.attend_head = attend_head;
   register_ternary_avx512(t);
 }
 

@@ -2,6 +2,7 @@
 // from. Entries follow the format table: a matmul for every format with a dot,
 // a quantize for every format some weight format's dot takes as activations.
 #include "formats/format.h"
+#include "kernels/attend_head.h"
 #include "kernels/ref/ref_kernels.h"
 
 namespace nb::kernels {
@@ -25,6 +26,7 @@ KernelTable build_reference() {
   t.swiglu = ref::swiglu;
   t.dot_f32 = ref::dot_f32;
   t.axpy_f32 = ref::axpy_f32;
+  t.attend_head = attend_head_with<ref::dot_f32, ref::softmax, ref::axpy_f32>;
   return t;
 }
 

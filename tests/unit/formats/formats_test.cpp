@@ -12,17 +12,12 @@
 #include "core/half.h"
 #include "formats/blocks.h"
 #include "formats/format.h"
+#include "support/test_support.h"
 
 namespace nb::formats {
 namespace {
 
-std::vector<float> normal_values(int64_t n, uint32_t seed, float sigma = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::normal_values;
 
 std::vector<unsigned char> encode(FormatId f, const std::vector<float>& x) {
   std::vector<unsigned char> out(row_bytes(f, int64_t(x.size())));

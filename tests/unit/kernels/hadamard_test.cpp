@@ -20,13 +20,7 @@
 namespace nb::kernels {
 namespace {
 
-std::vector<float> normal_values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::normal_values;
 
 // x·H_k of one chunk in double, from the definition H[i][j] = (−1)^popcount(i & j) / √k.
 std::vector<double> exact_chunk(const float* x, int64_t k) {

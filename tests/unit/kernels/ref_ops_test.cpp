@@ -15,17 +15,12 @@
 #include "formats/format.h"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
+#include "support/test_support.h"
 
 namespace nb::kernels {
 namespace {
 
-std::vector<float> normal_values(size_t n, uint32_t seed, float sigma = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, sigma);
-  std::vector<float> v(n);
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::normal_values;
 
 // Runs each test on the scalar table and restores the previous choice.
 class RefOps : public ::testing::Test {
@@ -245,6 +240,43 @@ TEST_F(RefOps, AttentionSameForAnyThreadCount) {
   auto k = normal_values(size_t(s.n_ctx * s.n_kv_heads * s.head_dim), 22);
   auto v = normal_values(size_t(s.n_ctx * s.n_kv_heads * s.head_dim), 23);
   EXPECT_EQ(run_attention(s, q, k, v, 1), run_attention(s, q, k, v, 3));
+}
+
+// A prefill's attention_causal gives every (token, head) exactly what one
+// attention() call per token gives (prefill = decode), on every ISA, and each
+// ISA's attend_head is exactly its own dot / softmax / axpy composition.
+TEST(AttentionCausal, EqualsPerTokenAttentionOnEveryIsa) {
+  const std::string saved = active_table().isa;
+  std::string isas = available_isas() + " ";
+  for (size_t at = 0, sp; (sp = isas.find(' ', at)) != std::string::npos; at = sp + 1) {
+    const std::string isa = isas.substr(at, sp - at);
+    ASSERT_TRUE(select_isa(isa));
+    SCOPED_TRACE(isa);
+    for (const AttnShape& s : {AttnShape{8, 2, 64, 0, 0}, AttnShape{6, 3, 20, 0, 5}, AttnShape{4, 4, 136, 0, 0}}) {
+      const int64_t pos0 = 5, T = 23, kv_stride = s.n_kv_heads * s.head_dim + s.kv_pad, q_dim = s.n_heads * s.head_dim;
+      const auto q = normal_values(size_t(T * q_dim), 31, 2.0f);
+      const auto k = normal_values(size_t((pos0 + T) * kv_stride), 32), v = normal_values(size_t((pos0 + T) * kv_stride), 33);
+      ThreadPool pool(2);
+      std::vector<float> all(size_t(T * q_dim)), one(size_t(T * q_dim)), scratch(size_t(2 * (pos0 + T)));
+      attention_causal(all.data(), q.data(), q_dim, k.data(), v.data(), s.n_heads, s.n_kv_heads, s.head_dim, pos0, T,
+                       kv_stride, scratch.data(), pool);
+      for (int64_t t = 0; t < T; ++t)
+        attention(&one[size_t(t * q_dim)], &q[size_t(t * q_dim)], k.data(), v.data(), s.n_heads, s.n_kv_heads,
+                  s.head_dim, pos0 + t + 1, kv_stride, scratch.data(), pool);
+      EXPECT_EQ(std::memcmp(all.data(), one.data(), all.size() * 4), 0) << "head_dim " << s.head_dim;
+      // attend_head vs the composition of the same table's primitives
+      const KernelTable& tab = active_table();
+      const int64_t n = pos0 + T;
+      std::vector<float> a(static_cast<size_t>(s.head_dim)), b(static_cast<size_t>(s.head_dim)), sc(static_cast<size_t>(n));
+      tab.attend_head(a.data(), q.data(), k.data(), v.data(), s.head_dim, n, kv_stride, 8.0f, sc.data());
+      for (int64_t t = 0; t < n; ++t) sc[size_t(t)] = tab.dot_f32(q.data(), k.data() + t * kv_stride, s.head_dim) / 8.0f;
+      tab.softmax(sc.data(), n);
+      std::fill(b.begin(), b.end(), 0.0f);
+      for (int64_t t = 0; t < n; ++t) tab.axpy_f32(b.data(), sc[size_t(t)], v.data() + t * kv_stride, s.head_dim);
+      EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * 4), 0) << "head_dim " << s.head_dim;
+    }
+  }
+  select_isa(saved);
 }
 
 // ---------------------------------------------------------------- matmul

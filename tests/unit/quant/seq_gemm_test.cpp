@@ -13,15 +13,13 @@
 #include "core/thread_pool.h"
 #include "kernels/dispatch.h"
 #include "kernels/seq_gemm.h"
+#include "support/test_support.h"
 
 namespace nb::kernels {
 namespace {
 
 std::vector<float> values(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
+  std::vector<float> v = test::normal_values(n, seed);
   for (size_t i = 0; i < n; i += 37) v[i] = 0.0f;   // zeros and negative zeros: signs of zero must match too
   for (size_t i = 5; i < n; i += 41) v[i] = -0.0f;
   return v;
