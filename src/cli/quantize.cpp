@@ -62,6 +62,8 @@ int run(const QuantizeFlags& f) {
     if (!text.ok()) return fail("quantize", text.status());
     Status u = check_utf8(*text, f.calib.c_str());
     if (!u.ok()) return fail("quantize", u);
+    if (text->find_first_not_of(" \t\r\n") == std::string::npos)
+      return fail("quantize", Status::Error(f.calib + ": the calibration text is empty"));
     const std::vector<int32_t> ids = (*tok)->encode(*text, false);
     const int64_t want = f.calib_tokens / f.calib_ctx;
     windows = quant::calibration_windows(ids, want, f.calib_ctx, f.seed);

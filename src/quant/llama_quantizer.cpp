@@ -169,7 +169,9 @@ class Quantizer {
     std::vector<std::vector<float>> ws;
     float global = 0.0f;
     for (const Target& t : group) {
-      NB_ASSIGN_OR_RETURN(std::vector<float> w, to_f32_matrix(*t.src, c_.hadamard_k, pool_));
+      auto wr = to_f32_matrix(*t.src, c_.hadamard_k, pool_);
+      if (!wr.ok()) return wr.status().with_context(mf_.path + ": " + t.name);
+      std::vector<float> w = std::move(*wr);
       ws.push_back(std::move(w));
       release_source(mf_, *t.src);
       if (opt_.type == FormatId::NVFP4) {
@@ -183,8 +185,9 @@ class Quantizer {
       const auto t0 = std::chrono::steady_clock::now();
       LinearQuantizeOptions o = lq_;
       o.nvfp4_global_scale = global;
-      NB_ASSIGN_OR_RETURN(QuantizedLinear q,
-                          quantize_linear(ws[i].data(), rows, cols, opt_.method == Method::Rtn ? nullptr : &h, o, pool_));
+      auto qr = quantize_linear(ws[i].data(), rows, cols, opt_.method == Method::Rtn ? nullptr : &h, o, pool_);
+      if (!qr.ok()) return qr.status().with_context(mf_.path + ": " + t.name);
+      QuantizedLinear q = std::move(*qr);
       std::vector<float>().swap(ws[i]);
       Buffer packed(q.packed.size());
       std::memcpy(packed.data(), q.packed.data(), q.packed.size());

@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "io/model_file.h"
 #include "models/model.h"
@@ -138,12 +140,21 @@ TEST(Quantize, BadRequestsFailClearly) {
     RunResult r = run_nibble(args);
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(out)) << "a failed quantize left " << out;
   };
   expect_error({"--type", "q9_9"}, "q9_9");
   expect_error({"--type", "nvfp4", "--method", "gptq"}, "--calib");
   expect_error({"--type", "nvfp4", "--method", "rtn", "--hadamard", "24"}, "power of two");
   expect_error({"--type", "nvfp4", "--method", "rtn", "--hadamard", "512"}, "does not divide");
   expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", "/nonexistent"}, "/nonexistent");
+  {
+    const std::string empty = temp_path("empty-calib.txt");
+    std::FILE* f = std::fopen(empty.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(" \n", f);
+    std::fclose(f);
+    expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", empty}, "empty");
+  }
   expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", data_path(kCalib), "--calib-dtype", "f16"},
                "--calib-dtype");
   expect_error({"--type", "nvfp4", "--method", "gptq", "--calib", data_path(kCalib), "--calib-tokens", "100",
