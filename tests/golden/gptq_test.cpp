@@ -15,33 +15,18 @@
 #include "io/npy_read.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
+#include "support/gptq_golden.h"
 #include "support/test_support.h"
 
 namespace nb::test {
 namespace {
 
-const std::string kDir = "gptq-golden/";
+using gptq_golden::kDir;
 
-io::NpyArray load(const std::string& name) {
-  auto a = io::read_npy(data_path(kDir + name));
-  EXPECT_TRUE(a.ok()) << a.status().message();
-  return a.ok() ? std::move(a).value() : io::NpyArray{};
-}
-std::vector<float> f32(const std::string& name) {
-  auto v = io::npy_as_f32(load(name));
-  EXPECT_TRUE(v.ok()) << name << ": " << v.status().message();
-  return v.ok() ? std::move(v).value() : std::vector<float>{};
-}
-std::vector<uint8_t> u8(const std::string& name) {
-  auto v = io::npy_as_u8(load(name));
-  EXPECT_TRUE(v.ok()) << name << ": " << v.status().message();
-  return v.ok() ? std::move(v).value() : std::vector<uint8_t>{};
-}
-std::vector<int32_t> i32(const std::string& name) {
-  auto v = io::npy_as_i32(load(name));
-  EXPECT_TRUE(v.ok()) << name << ": " << v.status().message();
-  return v.ok() ? std::move(v).value() : std::vector<int32_t>{};
-}
+using gptq_golden::f32;
+using gptq_golden::i32;
+using gptq_golden::load;
+using gptq_golden::u8;
 
 int64_t ulps(float a, float b) {
   int32_t ia, ib;

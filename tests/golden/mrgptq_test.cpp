@@ -25,42 +25,20 @@
 #include "quant/fpq_gptq.h"
 #include "quant/hessian.h"
 #include "quant/linear_quantizer.h"
+#include "support/gptq_golden.h"
 #include "support/test_support.h"
 
 namespace nb::test {
 namespace {
 
-const std::string kDir = "gptq-golden/";
+using gptq_golden::kDir;
 constexpr int64_t kRows = 256, kCols = 256;
 
-io::NpyArray load(const std::string& name) {
-  auto a = io::read_npy(data_path(kDir + name));
-  EXPECT_TRUE(a.ok()) << a.status().message();
-  return a.ok() ? std::move(a).value() : io::NpyArray{};
-}
-std::vector<float> f32(const std::string& name) {
-  auto v = io::npy_as_f32(load(name));
-  EXPECT_TRUE(v.ok()) << name << ": " << v.status().message();
-  return v.ok() ? std::move(v).value() : std::vector<float>{};
-}
-std::vector<uint8_t> u8(const std::string& name) {
-  auto v = io::npy_as_u8(load(name));
-  EXPECT_TRUE(v.ok()) << name << ": " << v.status().message();
-  return v.ok() ? std::move(v).value() : std::vector<uint8_t>{};
-}
-std::vector<int32_t> i32(const std::string& name) {
-  auto v = io::npy_as_i32(load(name));
-  EXPECT_TRUE(v.ok()) << name << ": " << v.status().message();
-  return v.ok() ? std::move(v).value() : std::vector<int32_t>{};
-}
-// _fp4x2 is int8: read the raw bytes.
-std::vector<int8_t> i8(const std::string& name) {
-  io::NpyArray a = load(name);
-  EXPECT_EQ(a.dtype, io::NpyDType::I8) << name;
-  std::vector<int8_t> v(a.bytes.size());
-  std::memcpy(v.data(), a.bytes.data(), a.bytes.size());
-  return v;
-}
+using gptq_golden::f32;
+using gptq_golden::i32;
+using gptq_golden::load;
+using gptq_golden::u8;
+using gptq_golden::i8;
 
 nlohmann::json results() {
   std::ifstream f(data_path(kDir + "results.json"));
