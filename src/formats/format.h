@@ -51,5 +51,10 @@ size_t row_bytes(FormatId id, int64_t n);
 int64_t padded_cols(FormatId id, int64_t n);
 // Error naming `what` if n is not a whole number of blocks of `id`.
 Status check_row(FormatId id, int64_t n, const char* what);
+// A 2-D weight view over rows×cols of format `id` stored row after row
+// (row_bytes apart, or `row_stride` bytes when given); `scale` is the
+// tensor scale of the formats that have one.
+TensorView matrix_view(FormatId id, int64_t rows, int64_t cols, const void* data, float scale = 1.0f,
+                       int64_t row_stride = 0);
 
 }  // namespace nb::formats

@@ -97,4 +97,17 @@ Status check_row(FormatId id, int64_t n, const char* what) {
   return Status::Ok();
 }
 
+TensorView matrix_view(FormatId id, int64_t rows, int64_t cols, const void* data, float scale, int64_t row_stride) {
+  TensorView v;
+  v.format = id;
+  v.ndim = 2;
+  v.shape[0] = rows;
+  v.shape[1] = cols;
+  v.stride[0] = row_stride > 0 ? row_stride : int64_t(row_bytes(id, cols));
+  v.stride[1] = traits(id).block_size == 1 ? int64_t(row_bytes(id, 1)) : 0;  // unused for blocked formats
+  v.data = const_cast<void*>(data);
+  v.scale = scale;
+  return v;
+}
+
 }  // namespace nb::formats

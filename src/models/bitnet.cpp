@@ -85,14 +85,7 @@ Result<TensorView> repack(const io::ModelFile& mf, const std::string& name, int6
     NB_TRY(io::bitnet_c_unpack_row(rec, r, in, row.data()));
     t2.from_float(row.data(), buf.as<uint8_t>() + size_t(r) * rb, in);
   }
-  TensorView v;
-  v.format = FormatId::T2;
-  v.ndim = 2;
-  v.shape[0] = out;
-  v.shape[1] = in;
-  v.stride[0] = int64_t(rb);
-  v.data = buf.data();
-  v.scale = s;
+  TensorView v = formats::matrix_view(FormatId::T2, out, in, buf.data(), s, int64_t(rb));
   w.owned.push_back(std::move(buf));
   return v;
 }

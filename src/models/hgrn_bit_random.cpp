@@ -43,13 +43,7 @@ struct Filler {
       }
     });
     BitLinear b;
-    b.W.format = format;
-    b.W.ndim = 2;
-    b.W.shape[0] = rows;
-    b.W.shape[1] = cols;
-    b.W.stride[0] = int64_t(rb);
-    b.W.data = buf.data();
-    b.W.scale = 0.02f;
+    b.W = formats::matrix_view(format, rows, cols, buf.data(), 0.02f, int64_t(rb));
     b.norm = ones(cols);
     b.density = 2.0 / 3.0;
     owned.push_back(std::move(buf));

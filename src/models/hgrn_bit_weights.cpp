@@ -72,18 +72,6 @@ Result<const float*> to_f32(const io::ModelFile& mf, const std::string& name, st
   return p;
 }
 
-TensorView packed_view(FormatId f, int64_t rows, int64_t cols, void* data, float scale) {
-  TensorView v;
-  v.format = f;
-  v.ndim = 2;
-  v.shape[0] = rows;
-  v.shape[1] = cols;
-  v.stride[0] = int64_t(formats::row_bytes(f, cols));
-  v.stride[1] = 0;
-  v.data = data;
-  v.scale = scale;
-  return v;
-}
 
 bool is_latent_float(FormatId f) { return f == FormatId::F32 || f == FormatId::F16 || f == FormatId::BF16; }
 
@@ -112,7 +100,7 @@ Result<BitLinear> hf_bitlinear(const io::ModelFile& mf, const std::string& base,
                 "(not re-ternarized)",
                 mf.path.c_str(), name.c_str(), double(tr.scale));
   NB_LOG_DEBUG("%s: mean|W| scale %.9g, density %.4f", name.c_str(), double(tr.scale), tr.density);
-  b.W = packed_view(FormatId::T2, rows, cols, trits.data(), tr.scale);
+  b.W = formats::matrix_view(FormatId::T2, rows, cols, trits.data(), tr.scale);
   b.density = tr.density;
   w.owned.push_back(std::move(trits));
   NB_ASSIGN_OR_RETURN(b.norm, to_f32(mf, base + ".norm.weight", {cols}, w));

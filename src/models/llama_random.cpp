@@ -69,14 +69,7 @@ TensorView random_matrix(int64_t rows, int64_t cols, FormatId format, uint64_t s
       tr.from_float(row.data(), base + size_t(r) * rb, cols);
     }
   });
-  TensorView t;
-  t.format = format;
-  t.ndim = 2;
-  t.shape[0] = rows;
-  t.shape[1] = cols;
-  t.stride[0] = int64_t(rb);
-  t.scale = scale;
-  t.data = buf.data();
+  TensorView t = formats::matrix_view(format, rows, cols, buf.data(), scale, int64_t(rb));
   owned.push_back(std::move(buf));
   return t;
 }

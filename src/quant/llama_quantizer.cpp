@@ -53,17 +53,6 @@ uint16_t bf16_bits(float x) {
   return uint16_t(u >> 16);
 }
 
-TensorView matrix_view(FormatId f, int64_t rows, int64_t cols, const void* data, float scale) {
-  TensorView v;
-  v.format = f;
-  v.ndim = 2;
-  v.shape[0] = rows;
-  v.shape[1] = cols;
-  v.stride[0] = int64_t(formats::row_bytes(f, cols));
-  v.data = const_cast<void*>(data);
-  v.scale = scale;
-  return v;
-}
 
 // The quantized matrices of one block and their fp32 decodings: the decoded
 // copies are what the calibration pass multiplies by (exactly the values the
@@ -191,7 +180,7 @@ class Quantizer {
       std::vector<float>().swap(ws[i]);
       Buffer packed(q.packed.size());
       std::memcpy(packed.data(), q.packed.data(), q.packed.size());
-      *t.quantized = matrix_view(opt_.type, rows, cols, packed.data(), q.tensor_scale);
+      *t.quantized = formats::matrix_view(opt_.type, rows, cols, packed.data(), q.tensor_scale);
       out_.owned.push_back(std::move(packed));
       if (opt_.calib_bf16) {
         // bf16 bits of the decoded weights: the calibration's matmuls then run on the tile unit
@@ -201,10 +190,10 @@ class Quantizer {
         });
         std::vector<float>().swap(q.deq);
         b.bf16.push_back(std::move(h));
-        *t.decoded = matrix_view(FormatId::BF16, rows, cols, b.bf16.back().data(), 1.0f);
+        *t.decoded = formats::matrix_view(FormatId::BF16, rows, cols, b.bf16.back().data(), 1.0f);
       } else {
         b.f32.push_back(std::move(q.deq));
-        *t.decoded = matrix_view(FormatId::F32, rows, cols, b.f32.back().data(), 1.0f);
+        *t.decoded = formats::matrix_view(FormatId::F32, rows, cols, b.f32.back().data(), 1.0f);
       }
       LayerReport r;
       r.name = t.name;

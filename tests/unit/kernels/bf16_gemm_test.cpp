@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "formats/format.h"
 #include "kernels/bf16_gemm.h"
 #include "kernels/ops.h"
 #include "support/test_support.h"
@@ -36,14 +37,7 @@ uint16_t bits(float x) {
 }
 
 TensorView bf16_view(const std::vector<uint16_t>& w, int64_t rows, int64_t cols) {
-  TensorView v;
-  v.format = FormatId::BF16;
-  v.ndim = 2;
-  v.shape[0] = rows;
-  v.shape[1] = cols;
-  v.stride[0] = cols * 2;
-  v.data = const_cast<uint16_t*>(w.data());
-  return v;
+  return formats::matrix_view(FormatId::BF16, rows, cols, w.data());
 }
 
 constexpr double kU = 1.0 / (1 << 24);

@@ -296,15 +296,7 @@ TEST_F(Fp4Harness, PrefillEqualsDecodeBitForBit) {
 
 // A weight tensor over `w` (2-D, contiguous rows).
 TensorView view(FormatId f, int64_t rows, int64_t k, std::vector<uint8_t>& w, float scale) {
-  TensorView v;
-  v.format = f;
-  v.ndim = 2;
-  v.shape[0] = rows;
-  v.shape[1] = k;
-  v.stride[0] = int64_t(formats::row_bytes(f, k));
-  v.data = w.data();
-  v.scale = scale;
-  return v;
+  return formats::matrix_view(f, rows, k, w.data(), scale);
 }
 
 // kernels::matmul splits rows over threads; every output must come out the

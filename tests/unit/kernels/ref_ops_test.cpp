@@ -170,13 +170,7 @@ TEST_F(RefOps, EmbeddingDecodesOneRow) {
   std::vector<unsigned char> data(rb * size_t(rows));
   for (int64_t r = 0; r < rows; ++r)
     formats::traits(FormatId::Q8_0).from_float(values.data() + r * cols, data.data() + size_t(r) * rb, cols);
-  TensorView t;
-  t.format = FormatId::Q8_0;
-  t.ndim = 2;
-  t.shape[0] = rows;
-  t.shape[1] = cols;
-  t.stride[0] = int64_t(rb);
-  t.data = data.data();
+  const TensorView t = formats::matrix_view(FormatId::Q8_0, rows, cols, data.data(), 1.0f, int64_t(rb));
   std::vector<float> got(static_cast<size_t>(cols)), want(static_cast<size_t>(cols));
   embedding(t, 3, got.data());
   formats::traits(FormatId::Q8_0).to_float(data.data() + 3 * rb, want.data(), cols);
@@ -314,12 +308,7 @@ Weights make_weights(FormatId f, int64_t rows, int64_t cols, uint32_t seed) {
       }
     }
   }
-  w.view.format = f;
-  w.view.ndim = 2;
-  w.view.shape[0] = rows;
-  w.view.shape[1] = cols;
-  w.view.stride[0] = int64_t(stride);
-  w.view.data = w.bytes.data();
+  w.view = formats::matrix_view(f, rows, cols, w.bytes.data(), 1.0f, int64_t(stride));
   return w;
 }
 

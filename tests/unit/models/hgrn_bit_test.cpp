@@ -101,15 +101,7 @@ TEST(BitLinearQuantize, MatchesSpecOnRandomRows) {
 // ---------------------------------------------------------------- ternarization
 
 TensorView f32_view(std::vector<float>& data, int64_t rows, int64_t cols) {
-  TensorView v;
-  v.format = FormatId::F32;
-  v.ndim = 2;
-  v.shape[0] = rows;
-  v.shape[1] = cols;
-  v.stride[0] = cols * 4;
-  v.stride[1] = 4;
-  v.data = data.data();
-  return v;
+  return formats::matrix_view(FormatId::F32, rows, cols, data.data());
 }
 
 std::vector<float> trits_of(const std::vector<uint8_t>& packed, FormatId f, int64_t rows, int64_t cols) {
