@@ -28,6 +28,7 @@
 
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
+#include "kernels/cpu/hsum.h"
 
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -47,12 +48,6 @@ constexpr int kPrefillRows = 2, kPrefillCols = 4;  // 8 accumulators of 16 ymm
 constexpr size_t kPrefetchAhead = 2048;  // as fp4_avx512.cpp
 constexpr size_t kRowBlockBytes = 256 * 1024;
 
-inline float hsum256(__m256 a) {
-  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
 
 // 8 code bytes widened to int32 lanes.
 inline __m256i code_bytes8(const uint8_t* q) {

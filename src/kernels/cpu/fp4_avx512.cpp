@@ -38,6 +38,7 @@
 
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
+#include "kernels/cpu/hsum.h"
 #include "kernels/cpu/scratch.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -73,14 +74,6 @@ constexpr size_t kPrefetchAhead = NIBBLE_FP4_PREFETCH_AHEAD;
 // Weight bytes of one prefill row block (re-read from L2 by each token tile).
 constexpr size_t kRowBlockBytes = 512 * 1024;
 
-// The fixed reduction tree (part of the result's definition).
-inline float hsum512(__m512 v) {
-  __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
 
 // INT4 code c means c - 8.
 alignas(64) constexpr float kInt4Values[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};

@@ -22,6 +22,7 @@
 #include "formats/blocks.h"
 #include "kernels/attend_head.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/hsum.h"
 #include "kernels/cpu/scratch.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -45,20 +46,6 @@ constexpr const char* kIsa = "avx512-vnni";
 
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-// Fixed reduction trees (the order is part of the result's definition).
-inline float hsum512(__m512 v) {
-  __m256 a = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
-  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
-inline float hsum256(__m256 a) {
-  __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-  b = _mm_add_ps(b, _mm_movehl_ps(b, b));
-  b = _mm_add_ss(b, _mm_movehdup_ps(b));
-  return _mm_cvtss_f32(b);
-}
 
 inline void prefetch_range(const char* p, size_t bytes) {
   for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
