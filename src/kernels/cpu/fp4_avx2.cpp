@@ -29,6 +29,7 @@
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/row_streams.h"
 
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -243,13 +244,12 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
   const char* x = static_cast<const char*>(xv);
   const int64_t nb = k / F::kElems;
   if (T == 1) {
-    // Rows r0 + i + j * part (j < kDecodeRows) together: long sequential
-    // streams, as in fp4_avx512.cpp.
-    const int64_t part = (r1 - r0) / kDecodeRows;
-    for (int64_t i = 0; i < part; ++i)
-      tile<F, kDecodeRows, 1>(w + (r0 + i) * wrb, wrb * size_t(part), nb, x, xrb, y + r0 + i, ys, part, tabs);
-    for (int64_t r = r0 + kDecodeRows * part; r < r1; ++r)
-      tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys, 1, tabs);
+    for_row_streams<kDecodeRows>(
+        r0, r1,
+        [&](int64_t r, int64_t part) {
+          tile<F, kDecodeRows, 1>(w + r * wrb, wrb * size_t(part), nb, x, xrb, y + r, ys, part, tabs);
+        },
+        [&](int64_t r) { tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys, 1, tabs); });
     return;
   }
   constexpr int R = kPrefillRows, C = kPrefillCols;

@@ -16,11 +16,8 @@
 //
 // Work layout:
 //  * T == 1 (decode): memory bound. kDecodeRows rows at a time, each row
-//    streamed once, software prefetch ahead of the loads. The rows of one
-//    step come from kDecodeRows equal parts of [r0, r1), not from adjacent
-//    rows: each part is then one long sequential stream that the hardware
-//    prefetchers follow (adjacent rows gave short streams that restart every
-//    row, and half the bandwidth).
+//    streamed once, software prefetch ahead of the loads, the rows of a
+//    step taken from kDecodeRows long sequential streams (row_streams.h).
 //  * T > 1 (prefill): an L2-sized block of rows is visited once per tile of
 //    kPrefillCols tokens; each decoded weight vector is used for every token
 //    of the tile (kPrefillRows x kPrefillCols accumulators in registers).
@@ -39,6 +36,7 @@
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -286,13 +284,12 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
     xrb = size_t(k) * sizeof(float);
   }
   if (T == 1) {
-    // Step i decodes rows r0 + i + j * part, j < kDecodeRows; the rows past
-    // kDecodeRows * part go one at a time.
-    const int64_t part = (r1 - r0) / kDecodeRows;
-    for (int64_t i = 0; i < part; ++i)
-      tile<F, kDecodeRows, 1>(w + (r0 + i) * wrb, wrb * size_t(part), nb, x, xrb, y + r0 + i, ys, part, tabs);
-    for (int64_t r = r0 + kDecodeRows * part; r < r1; ++r)
-      tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys, 1, tabs);
+    for_row_streams<kDecodeRows>(
+        r0, r1,
+        [&](int64_t r, int64_t part) {
+          tile<F, kDecodeRows, 1>(w + r * wrb, wrb * size_t(part), nb, x, xrb, y + r, ys, part, tabs);
+        },
+        [&](int64_t r) { tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys, 1, tabs); });
     return;
   }
   constexpr int R = kPrefillRows, C = kPrefillCols;

@@ -19,6 +19,7 @@
 #include "kernels/attend_head.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/row_streams.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
 // _mm*_undefined_* temporaries; the warnings are false positives.
@@ -98,7 +99,8 @@ struct BF16W {
 };
 
 template <class L, int R, int C>
-void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb, float* y, int64_t ys) {
+void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb, float* y, int64_t ys,
+                int64_t yr = 1) {
   __m256 acc[R][C];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -134,7 +136,7 @@ void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb,
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-    for (int c = 0; c < C; ++c) y[c * ys + r] = hsum256(acc[r][c]);
+    for (int c = 0; c < C; ++c) y[c * ys + r * yr] = hsum256(acc[r][c]);
 }
 
 template <class L, int R>
@@ -152,9 +154,10 @@ void matmul_float(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k,
   const char* w = static_cast<const char*>(wv);
   const char* x = static_cast<const char*>(xv);
   if (T == 1) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) float_tile<L, 4, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys);
-    for (; r < r1; ++r) float_tile<L, 1, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys);
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { float_tile<L, 4, 1>(w + r * wrb, wrb * size_t(part), k, x, xrb, y + r, ys, part); },
+        [&](int64_t r) { float_tile<L, 1, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys); });
     return;
   }
   constexpr int R = 3, C = 3;  // 9 accumulators + 3 weights + 1 activation of 16 ymm
@@ -218,7 +221,8 @@ inline __m256 qstep(__m256 acc, const WBlock& p, const BlockQ8_0& a) {
 }
 
 template <class F, int R, int C>
-void q_tile(const char* w, size_t wrb, int64_t nb, const char* x, size_t xrb, float* y, int64_t ys) {
+void q_tile(const char* w, size_t wrb, int64_t nb, const char* x, size_t xrb, float* y, int64_t ys,
+            int64_t yr = 1) {
   using Block = typename F::Block;
   __m256 acc[R][C];
 #pragma GCC unroll 8
@@ -243,7 +247,7 @@ void q_tile(const char* w, size_t wrb, int64_t nb, const char* x, size_t xrb, fl
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) y[c * ys + r] = hsum256(acc[r][c]);
+    for (int c = 0; c < C; ++c) y[c * ys + r * yr] = hsum256(acc[r][c]);
 }
 
 template <class F, int R>
@@ -263,9 +267,10 @@ void matmul_q(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, con
   const char* x = static_cast<const char*>(xv);
   const int64_t nb = k / kQK8_0;
   if (T == 1) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) q_tile<F, 4, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys);
-    for (; r < r1; ++r) q_tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys);
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { q_tile<F, 4, 1>(w + r * wrb, wrb * size_t(part), nb, x, xrb, y + r, ys, part); },
+        [&](int64_t r) { q_tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys); });
     return;
   }
   constexpr int R = 2, C = 4;
@@ -410,7 +415,8 @@ inline void k_step(const KUnpacked& u, const BlockQ8_K& a, __m256& acc, __m256& 
 }
 
 template <class F, int R, int C>
-void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys) {
+void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys,
+            int64_t yr = 1) {
   using Block = typename F::Block;
   __m256 acc[R][C], accm[R][C];
 #pragma GCC unroll 8
@@ -432,7 +438,7 @@ void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, f
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c)
-      y[c * ys + r] = F::kMins ? hsum256(acc[r][c]) - hsum256(accm[r][c]) : hsum256(acc[r][c]);
+      y[c * ys + r * yr] = F::kMins ? hsum256(acc[r][c]) - hsum256(accm[r][c]) : hsum256(acc[r][c]);
 }
 
 template <class F>
@@ -452,9 +458,10 @@ void matmul_k(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, con
   const char* x = static_cast<const char*>(xv);
   const int64_t nsb = k / kQK_K;
   if (T == 1) {
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) k_tile<F, 2, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys);
-    for (; r < r1; ++r) k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys);
+    for_row_streams<2>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { k_tile<F, 2, 1>(w + r * wrb, wrb * size_t(part), nsb, x, xrb, y + r, ys, part); },
+        [&](int64_t r) { k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys); });
     return;
   }
   constexpr int C = 4;

@@ -23,6 +23,7 @@
 #include "kernels/attend_head.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -100,7 +101,8 @@ struct BF16W {
 
 // R rows x C tokens; w: first row, x: first token, y: &Y[t0, r].
 template <class L, int R, int C>
-void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb, float* y, int64_t ys) {
+void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb, float* y, int64_t ys,
+                int64_t yr = 1) {
   __m512 acc[R][C];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -136,7 +138,7 @@ void float_tile(const char* w, size_t wrb, int64_t k, const char* x, size_t xrb,
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
-    for (int c = 0; c < C; ++c) y[c * ys + r] = hsum512(acc[r][c]);
+    for (int c = 0; c < C; ++c) y[c * ys + r * yr] = hsum512(acc[r][c]);
 }
 
 template <class L, int R>
@@ -155,9 +157,10 @@ void matmul_float(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k,
   const char* w = static_cast<const char*>(wv);
   const char* x = static_cast<const char*>(xv);
   if (T == 1) {
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) float_tile<L, 4, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys);
-    for (; r < r1; ++r) float_tile<L, 1, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys);
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { float_tile<L, 4, 1>(w + r * wrb, wrb * size_t(part), k, x, xrb, y + r, ys, part); },
+        [&](int64_t r) { float_tile<L, 1, 1>(w + r * wrb, wrb, k, x, xrb, y + r, ys); });
     return;
   }
   constexpr int R = 4, C = 4;
@@ -318,9 +321,10 @@ void pack_x_quad(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst
   }
 }
 
-// Decode: R rows against one packed token, weights read from the file layout.
+// Decode: R rows (wrb bytes apart) against one packed token, weights read
+// from the file layout; row r's output goes to y[r * yr].
 template <class F, int R>
-void quad_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y) {
+void quad_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y, int64_t yr) {
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
@@ -345,7 +349,7 @@ void quad_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, 
     }
   }
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) y[r] = hsum512(acc[r]);
+  for (int r = 0; r < R; ++r) y[r * yr] = hsum512(acc[r]);
 }
 
 template <class F>
@@ -421,10 +425,10 @@ void matmul_quad(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, 
   pack_x_quad<F>(static_cast<const char*>(xv), xrb, T, nb, xp);
 
   if (T == 1) {
-    constexpr int R = 4;
-    int64_t r = r0;
-    for (; r + R <= r1; r += R) quad_rows_direct<F, R>(w + r * wrb, wrb, nb, xp, y + r);
-    for (; r < r1; ++r) quad_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r);
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { quad_rows_direct<F, 4>(w + r * wrb, wrb * size_t(part), nb, xp, y + r, part); },
+        [&](int64_t r) { quad_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r, 1); });
     return;
   }
 
@@ -604,7 +608,8 @@ inline void k_step(const KUnpacked& u, const BlockQ8_K& a, __m512& acc, __m256& 
 
 // R rows x C tokens over all super-blocks.
 template <class F, int R, int C>
-void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys) {
+void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys,
+            int64_t yr = 1) {
   using Block = typename F::Block;
   __m512 acc[R][C];
   __m256 accm[R][C];
@@ -630,7 +635,7 @@ void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, f
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
     for (int c = 0; c < C; ++c)
-      y[c * ys + r] = F::kMins ? hsum512(acc[r][c]) - hsum256(accm[r][c]) : hsum512(acc[r][c]);
+      y[c * ys + r * yr] = F::kMins ? hsum512(acc[r][c]) - hsum256(accm[r][c]) : hsum512(acc[r][c]);
 }
 
 template <class F>
@@ -650,9 +655,10 @@ void matmul_k(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, con
   const char* x = static_cast<const char*>(xv);
   const int64_t nsb = k / kQK_K;
   if (T == 1) {
-    int64_t r = r0;
-    for (; r + 2 <= r1; r += 2) k_tile<F, 2, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys);
-    for (; r < r1; ++r) k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys);
+    for_row_streams<2>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { k_tile<F, 2, 1>(w + r * wrb, wrb * size_t(part), nsb, x, xrb, y + r, ys, part); },
+        [&](int64_t r) { k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys); });
     return;
   }
   constexpr int C = 4;

@@ -17,7 +17,8 @@
 // on b ^ 0x80), and the next plane's byte 3 b mod 256 is two byte adds; the
 // biased form survives since 3 (b - 128) = 3 b - 128 (mod 256).
 //
-// Decode (T = 1) streams 4 weight rows at a time with prefetch two tiles ahead, sharing each
+// Decode (T = 1) streams 4 weight rows at a time, taken from 4 long
+// sequential streams (row_streams.h) and prefetched ahead, sharing each
 // activation load. Prefill (T > 1) unpacks an L2-sized block of rows once to
 // one trit per byte and runs a 2-row x 4-token micro-kernel over it.
 #include <immintrin.h>
@@ -28,6 +29,7 @@
 
 #include "formats/blocks.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -43,10 +45,20 @@ using formats::BlockTQ1_0;
 using formats::BlockTQ2_0;
 using formats::kQK_K;
 
-// Decode prefetch: an R-row tile is one contiguous run of bytes; each step
-// prefetches the lines of the tile two tiles ahead at the rate this tile
-// consumes them (see ternary_avx512.cpp for the measurements).
-constexpr int kPrefetchTiles = 2;
+// How far ahead (bytes) decode prefetches each row stream.
+#ifndef NIBBLE_TERNARY_PREFETCH_AHEAD
+#define NIBBLE_TERNARY_PREFETCH_AHEAD 1024
+#endif
+constexpr int64_t kPrefetchAhead = NIBBLE_TERNARY_PREFETCH_AHEAD;
+
+// The lines of a block kPrefetchAhead bytes ahead in its row (blocks are
+// under 128 bytes: its first and last byte cover it).
+template <class Block>
+inline void prefetch_block(const Block* b) {
+  const char* p = reinterpret_cast<const char*>(b) + kPrefetchAhead;
+  _mm_prefetch(p, _MM_HINT_T0);
+  _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T0);
+}
 constexpr size_t kUnpackBlockBytes = 256 << 10;  // unpacked trits per prefill row block (L2)
 constexpr int kMR = 2, kMC = 4;                  // prefill micro-tile: rows x tokens
 
@@ -112,7 +124,7 @@ inline __m256i block_dot16(__m256i v, const int8_t* a, T1_6F) {
 }
 
 template <class F, int R>
-void gemv(const char* w, size_t wrb, int64_t nb, const int8_t* q, int32_t qsum, float scale, float* y) {
+void gemv(const char* w, size_t wrb, int64_t nb, const int8_t* q, int32_t qsum, float scale, float* y, int64_t ys) {
   __m256i acc[R];
   for (int i = 0; i < R; ++i) acc[i] = _mm256_setzero_si256();
   const __m256i ones16 = _mm256_set1_epi16(1);
@@ -120,12 +132,12 @@ void gemv(const char* w, size_t wrb, int64_t nb, const int8_t* q, int32_t qsum, 
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i) {
       const char* blk = w + i * wrb + b * 32;
-      _mm_prefetch(w + kPrefetchTiles * R * wrb + (R * b + i) * 32, _MM_HINT_T0);
+      _mm_prefetch(blk + kPrefetchAhead, _MM_HINT_T0);
       const __m256i s = block_dot16(load256(blk), q + b * F::kElems, F{});
       acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(s, ones16));
     }
   }
-  for (int i = 0; i < R; ++i) y[i] = float(hsum_i32(acc[i]) - qsum) * scale;
+  for (int i = 0; i < R; ++i) y[i * ys] = float(hsum_i32(acc[i]) - qsum) * scale;
 }
 
 // ---- prefill: unpack rows to one trit per byte, natural element order.
@@ -185,9 +197,10 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
     const int8_t* q = reinterpret_cast<const int8_t*>(x + sizeof(float));
     const int32_t qsum = code_sum(q, kp);
     const float scale = row_scale(x) * w_scale;
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) gemv<F, 4>(w + r * wrb, wrb, nb, q, qsum, scale, y + r);
-    for (; r < r1; ++r) gemv<F, 1>(w + r * wrb, wrb, nb, q, qsum, scale, y + r);
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { gemv<F, 4>(w + r * wrb, wrb * size_t(part), nb, q, qsum, scale, y + r, part); },
+        [&](int64_t r) { gemv<F, 1>(w + r * wrb, wrb, nb, q, qsum, scale, y + r, 1); });
     return;
   }
   // Prefill. Activations copied to aligned rows (T padded to kMC, zero rows).
@@ -302,7 +315,7 @@ inline __m128i reduce4(__m256i a, __m256i b, __m256i c, __m256i d) {
 // Rows [0, R) of w (R = 4 or 1) against one token.
 template <class F, int R>
 void tq_rows(const char* w, size_t wrb, int64_t nsb, const BlockQ8_K* xb, const int8_t* side, const int32_t* qs,
-             float* y) {
+             float* y, int64_t ys) {
   using Block = typename F::Block;
   __m128 sum = _mm_setzero_ps();
   for (int64_t j = 0; j < nsb; ++j) {
@@ -314,14 +327,13 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const BlockQ8_K* xb, const 
       const Block* b[4];
       for (int i = 0; i < 4; ++i) {
         b[i] = reinterpret_cast<const Block*>(w + i * wrb) + j;
-        _mm_prefetch(w + kPrefetchTiles * 4 * wrb + (4 * j + i) * int64_t(sizeof(Block)), _MM_HINT_T0);
+        prefetch_block(b[i]);
       }
-      _mm_prefetch(w + kPrefetchTiles * 4 * wrb + (4 * j + 4) * int64_t(sizeof(Block)), _MM_HINT_T0);
       s = reduce4(tq_block(b[0], q, sd), tq_block(b[1], q, sd), tq_block(b[2], q, sd), tq_block(b[3], q, sd));
       dw = _mm_cvtph_ps(_mm_setr_epi16(short(b[0]->d), short(b[1]->d), short(b[2]->d), short(b[3]->d), 0, 0, 0, 0));
     } else {
       const Block* b = reinterpret_cast<const Block*>(w) + j;
-      _mm_prefetch(w + kPrefetchTiles * wrb + j * int64_t(sizeof(Block)), _MM_HINT_T0);
+      prefetch_block(b);
       s = _mm_cvtsi32_si128(hsum_i32(tq_block(b, q, sd)));
       dw = _mm_cvtph_ps(_mm_cvtsi32_si128(b->d));
     }
@@ -330,7 +342,7 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const BlockQ8_K* xb, const 
   }
   float out[4];
   _mm_storeu_ps(out, sum);
-  for (int i = 0; i < R; ++i) y[i] = out[i];
+  for (int i = 0; i < R; ++i) y[i * ys] = out[i];
 }
 
 template <class F>
@@ -352,7 +364,15 @@ void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
       QS[t * nsb + j] = s;
     }
   }
-  // Rows in L2-sized blocks; each token runs over the block.
+  const BlockQ8_K* xb0 = reinterpret_cast<const BlockQ8_K*>(x);
+  if (T == 1) {
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { tq_rows<F, 4>(w + r * wrb, wrb * size_t(part), nsb, xb0, SIDE, QS, y + r, part); },
+        [&](int64_t r) { tq_rows<F, 1>(w + r * wrb, wrb, nsb, xb0, SIDE, QS, y + r, 1); });
+    return;
+  }
+  // Prefill: rows in L2-sized blocks; each token runs over the block.
   int64_t rb = int64_t((256u << 10) / wrb) / 4 * 4;
   if (rb < 4) rb = 4;
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
@@ -362,8 +382,8 @@ void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
       const int8_t* side = SIDE + t * nsb * F::kSide;
       const int32_t* qs = QS + t * nsb;
       int64_t r = b0;
-      for (; r + 4 <= b1; r += 4) tq_rows<F, 4>(w + r * wrb, wrb, nsb, xb, side, qs, y + t * ys + r);
-      for (; r < b1; ++r) tq_rows<F, 1>(w + r * wrb, wrb, nsb, xb, side, qs, y + t * ys + r);
+      for (; r + 4 <= b1; r += 4) tq_rows<F, 4>(w + r * wrb, wrb, nsb, xb, side, qs, y + t * ys + r, 1);
+      for (; r < b1; ++r) tq_rows<F, 1>(w + r * wrb, wrb, nsb, xb, side, qs, y + t * ys + r, 1);
     }
   }
 }

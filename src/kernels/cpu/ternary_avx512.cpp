@@ -10,9 +10,9 @@
 //   T2/T1_6: y = float(acc) * (a_scale * w_scale)                (as ref/)
 //   TQ:      sum += (d_w * d_a) * float(acc_block), blocks in order (as ref/)
 //
-// Decode (T = 1) streams weight rows once, 4 rows in flight with prefetch
-// two tiles ahead,
-// each 64-byte load covering two 32-byte T2/T1_6 blocks. The activation row
+// Decode (T = 1) streams weight rows once, 4 rows in flight taken from 4
+// long sequential streams (row_streams.h), each prefetched kPrefetchAhead
+// bytes ahead, each 64-byte load covering two 32-byte T2/T1_6 blocks. The activation row
 // is first rearranged ("pair layout") so that trit plane n of the load meets
 // the 64 codes it multiplies.
 //
@@ -36,6 +36,7 @@
 
 #include "formats/blocks.h"
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -51,13 +52,11 @@ using formats::BlockTQ1_0;
 using formats::BlockTQ2_0;
 using formats::kQK_K;
 
-// Decode prefetch: rows are contiguous, so an R-row tile is one contiguous
-// run of bytes; while working on a tile, each step prefetches the lines of
-// the tile two tiles ahead at the rate this tile consumes them. Measured on
-// SPR (1 thread, DRAM-resident matrices): per-row prefetch 512 B ahead
-// reached ~55% of read bandwidth, one tile ahead ~70%, two ~80-85%, three
-// no better (noisy machine; best of several runs).
-constexpr int kPrefetchTiles = 2;
+// How far ahead (bytes) decode prefetches each row stream.
+#ifndef NIBBLE_TERNARY_PREFETCH_AHEAD
+#define NIBBLE_TERNARY_PREFETCH_AHEAD 1024
+#endif
+constexpr int64_t kPrefetchAhead = NIBBLE_TERNARY_PREFETCH_AHEAD;
 constexpr size_t kUnpackBlockBytes = 256 << 10;  // unpacked trits per prefill row block (L2)
 constexpr int kMR = 4, kMC = 4;                // prefill micro-tile: rows x tokens
 
@@ -130,7 +129,7 @@ void gemv_t2(const char* w, size_t wrb, int64_t nb, const int8_t* xp, int32_t qs
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i) {
       const char* row = w + i * wrb;
-      _mm_prefetch(w + kPrefetchTiles * R * wrb + (R * p + i) * 64, _MM_HINT_T0);
+      _mm_prefetch(row + p * 64 + kPrefetchAhead, _MM_HINT_T0);
       const __m512i v = load_pair(row, p, nb);
       acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(v, m3), a0);
       acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(v, 2), m3), a1);
@@ -154,7 +153,7 @@ void gemv_t1_6(const char* w, size_t wrb, int64_t nb, const int8_t* xp, int32_t 
 #pragma GCC unroll 4
     for (int i = 0; i < R; ++i) {
       const char* row = w + i * wrb;
-      _mm_prefetch(w + kPrefetchTiles * R * wrb + (R * p + i) * 64, _MM_HINT_T0);
+      _mm_prefetch(row + p * 64 + kPrefetchAhead, _MM_HINT_T0);
       __m512i b = load_pair(row, p, nb);
 #pragma GCC unroll 5
       for (int n = 0; n < 5; ++n) {
@@ -240,16 +239,16 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
     pair_layout<F>(q, nb, xp);
     const int32_t qsum = code_sum(q, kp);
     const float scale = row_scale(x) * w_scale;
-    auto run = [&](auto rows_tag, int64_t r) {
+    auto run = [&](auto rows_tag, int64_t r, int64_t part) {
       constexpr int R = decltype(rows_tag)::value;
       if constexpr (std::is_same_v<F, T2F>)
-        gemv_t2<R>(w + r * wrb, wrb, nb, xp, qsum, scale, y + r, 1);
+        gemv_t2<R>(w + r * wrb, wrb * size_t(part), nb, xp, qsum, scale, y + r, part);
       else
-        gemv_t1_6<R>(w + r * wrb, wrb, nb, xp, qsum, scale, y + r, 1);
+        gemv_t1_6<R>(w + r * wrb, wrb * size_t(part), nb, xp, qsum, scale, y + r, part);
     };
-    int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) run(std::integral_constant<int, 4>{}, r);
-    for (; r < r1; ++r) run(std::integral_constant<int, 1>{}, r);
+    for_row_streams<4>(
+        r0, r1, [&](int64_t r, int64_t part) { run(std::integral_constant<int, 4>{}, r, part); },
+        [&](int64_t r) { run(std::integral_constant<int, 1>{}, r, 1); });
     return;
   }
   // Prefill. Activations: T rows (padded to kMC) of us codes, zero past kp.
@@ -364,7 +363,16 @@ inline __m128i reduce4(__m512i a, __m512i b, __m512i c, __m512i d) {
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// Rows [0, R) of w (R = 4 or 1) against one token in layout form.
+// The lines of a block kPrefetchAhead bytes ahead in its row (blocks are
+// under 128 bytes: its first and last byte cover it).
+template <class Block>
+inline void prefetch_block(const Block* b) {
+  const char* p = reinterpret_cast<const char*>(b) + kPrefetchAhead;
+  _mm_prefetch(p, _MM_HINT_T0);
+  _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T0);
+}
+
+// Rows [0, R) of w (R = 4 or 1, wrb bytes apart) against one token in layout form.
 template <class F, int R>
 void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int32_t* qs, const float* da, float* y,
              int64_t ys) {
@@ -375,9 +383,8 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int
       const Block* b[4];
       for (int i = 0; i < 4; ++i) {
         b[i] = reinterpret_cast<const Block*>(w + i * wrb) + j;
-        _mm_prefetch(w + kPrefetchTiles * 4 * wrb + (4 * j + i) * int64_t(sizeof(Block)), _MM_HINT_T0);
+        prefetch_block(b[i]);
       }
-      _mm_prefetch(w + kPrefetchTiles * 4 * wrb + (4 * j + 4) * int64_t(sizeof(Block)), _MM_HINT_T0);
       const int8_t* a = xl + j * 64 * F::kPlanes;
       const __m128i s = _mm_sub_epi32(
           reduce4(tq_block(b[0], a), tq_block(b[1], a), tq_block(b[2], a), tq_block(b[3], a)), _mm_set1_epi32(qs[j]));
@@ -391,7 +398,7 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int
     __m128 sum = _mm_setzero_ps();
     for (int64_t j = 0; j < nsb; ++j) {
       const Block* b = reinterpret_cast<const Block*>(w) + j;
-      _mm_prefetch(w + kPrefetchTiles * wrb + j * int64_t(sizeof(Block)), _MM_HINT_T0);
+      prefetch_block(b);
       const int32_t s = _mm512_reduce_add_epi32(tq_block(b, xl + j * 64 * F::kPlanes)) - qs[j];
       const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(b->d));
       sum = _mm_add_ss(sum, no_contract(_mm_mul_ss(_mm_mul_ss(dw, _mm_set_ss(da[j])), _mm_cvtsi32_ss(_mm_setzero_ps(), s))));
@@ -422,7 +429,14 @@ void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
       DA[t * nsb + j] = xb[j].d;
     }
   }
-  // Rows in L2-sized blocks; each token runs over the block with its layout in L1.
+  if (T == 1) {
+    for_row_streams<4>(
+        r0, r1,
+        [&](int64_t r, int64_t part) { tq_rows<F, 4>(w + r * wrb, wrb * size_t(part), nsb, XL, QS, DA, y + r, part); },
+        [&](int64_t r) { tq_rows<F, 1>(w + r * wrb, wrb, nsb, XL, QS, DA, y + r, 1); });
+    return;
+  }
+  // Prefill: rows in L2-sized blocks; each token runs over the block with its layout in L1.
   int64_t rb = int64_t((256u << 10) / wrb) / 4 * 4;
   if (rb < 4) rb = 4;
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
