@@ -29,6 +29,9 @@ struct KernelTable {
   MatmulScaledRowsFn matmul_scaled[size_t(FormatId::kCount)] = {};  // tensor-scale formats
   QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
   void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;
+  // BitLinear steps 2-4 (ops.h bitlinear_codes).
+  void (*bitlinear_codes)(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes,
+                          void* dst) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*swiglu)(float* out, const float* gate, const float* up, int64_t n) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;

@@ -4,6 +4,7 @@
 // output rows, so results do not depend on the thread count.
 #pragma once
 #include <cstdint>
+#include <span>
 
 #include "core/tensor.h"
 #include "core/thread_pool.h"
@@ -74,7 +75,25 @@ int64_t argmax(const float* x, int64_t n);  // first index of the maximum
 // s_a = 127 / max(max|u|, 1e-5), codes q = round-half-AWAY-from-zero(u * s_a)
 // clamped to [-128, 127]; all in fp32. dst gets the row scale 1/s_a (fp32)
 // and then n_codes >= n codes, zero past n (padded ternary rows).
-// Scalar (kernels/ref/bitlinear_ref.cpp); it is O(n) next to the O(n * rows) matmul.
 void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float eps, int64_t n_codes, void* dst);
+// Its two steps, for BitLinears that share an input (matmulfree-lm.md §5.4:
+// each has its own norm weight, hence its own codes, but r is the same):
+// r = bitlinear_rms(v, n, eps), scalar, the squares summed in order; then
+// bitlinear_codes(v, r, w_norm, ...) per BitLinear (SIMD, bit-identical to
+// the scalar reference: its steps are elementwise and a max).
+float bitlinear_rms(const float* v, int64_t n, float eps);
+void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst);
+
+// One parallel sweep over the rows of several matmul_quantized products
+// (BitLinears on the same input: the MLGRU's i, f, g): one barrier instead of
+// one per product, and no thread idles between them.
+struct QuantizedProduct {
+  const TensorView* W;
+  const void* Xq;  // activation rows, xq_row_bytes apart
+  float* Y;        // element (t, r) at Y[t * y_stride + r]
+  int64_t y_stride;
+};
+void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t xq_row_bytes, int64_t T,
+                            ThreadPool& pool);
 
 }  // namespace nb::kernels

@@ -1,6 +1,7 @@
 // matmul_quantized: the matmul for activations a model quantized itself
 // (BitLinear's per-token int8), including the exact tensor-scale path of the
 // ternary formats.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -19,28 +20,46 @@ constexpr int64_t kGrainRows = 16;  // rows per work unit, as in matmul()
 }
 }  // namespace
 
+void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t xq_row_bytes, int64_t T,
+                            ThreadPool& pool) {
+  if (T <= 0 || products.empty()) return;
+  const KernelTable& tab = active_table();
+  // Loaders check formats and shapes first: reaching these is a programming error.
+  int64_t units = 0;
+  for (const QuantizedProduct& p : products) {
+    const bool scaled = formats::traits(p.W->format).tensor_scale;
+    if (scaled ? !tab.matmul_scaled[size_t(p.W->format)] : !tab.matmul[size_t(p.W->format)])
+      fail("matmul_quantized: no kernel for this weight format", *p.W);
+    units += (p.W->rows() + kGrainRows - 1) / kGrainRows;
+  }
+  // Every product's rows in units of kGrainRows, one product after the other;
+  // a chunk [u0, u1) may span products.
+  pool.parallel_for(
+      units,
+      [&](int64_t u0, int64_t u1, int) {
+        int64_t first = 0;  // units before this product
+        for (const QuantizedProduct& p : products) {
+          const TensorView& W = *p.W;
+          const int64_t rows = W.rows(), k = W.cols(), n = (rows + kGrainRows - 1) / kGrainRows;
+          const int64_t a = std::max(u0, first), b = std::min(u1, first + n);
+          first += n;
+          if (a >= b) continue;
+          const int64_t r0 = (a - first + n) * kGrainRows, r1 = std::min(rows, (b - first + n) * kGrainRows);
+          const size_t wrb = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
+          if (formats::traits(W.format).tensor_scale)
+            tab.matmul_scaled[size_t(W.format)](W.data, wrb, r0, r1, k, p.Xq, xq_row_bytes, T, p.Y, p.y_stride,
+                                                W.scale);
+          else
+            tab.matmul[size_t(W.format)](W.data, wrb, r0, r1, k, p.Xq, xq_row_bytes, T, p.Y, p.y_stride);
+        }
+      },
+      1);
+}
+
 void matmul_quantized(const TensorView& W, const void* Xq, size_t xq_row_bytes, int64_t T, float* Y,
                       int64_t y_stride, ThreadPool& pool) {
-  const KernelTable& tab = active_table();
-  const formats::FormatTraits& wt = formats::traits(W.format);
-  const int64_t k = W.cols();
-  const size_t w_row_bytes = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
-  if (T <= 0) return;
-  // Loaders check formats and shapes first: reaching these is a programming error.
-  if (wt.tensor_scale) {
-    const MatmulScaledRowsFn fn = tab.matmul_scaled[size_t(W.format)];
-    if (!fn) fail("matmul_quantized: no kernel for this tensor-scale format", W);
-    const float ws = W.scale;
-    pool.parallel_for(
-        W.rows(), [&](int64_t r0, int64_t r1, int) { fn(W.data, w_row_bytes, r0, r1, k, Xq, xq_row_bytes, T, Y, y_stride, ws); },
-        kGrainRows);
-  } else {
-    const MatmulRowsFn fn = tab.matmul[size_t(W.format)];
-    if (!fn) fail("matmul_quantized: no kernel for this weight format", W);
-    pool.parallel_for(
-        W.rows(), [&](int64_t r0, int64_t r1, int) { fn(W.data, w_row_bytes, r0, r1, k, Xq, xq_row_bytes, T, Y, y_stride); },
-        kGrainRows);
-  }
+  const QuantizedProduct p{&W, Xq, Y, y_stride};
+  matmul_quantized_group({&p, 1}, xq_row_bytes, T, pool);
 }
 
 }  // namespace nb::kernels

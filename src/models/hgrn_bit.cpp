@@ -97,17 +97,32 @@ class HgrnBit : public Model {
  private:
   static constexpr int64_t kChunk = 512;
 
-  // Y[T, rows] = BitLinear(X[T, cols]): quantize each token (§5.1), then the
-  // exact integer matmul. Codes past cols are zero for the padded rows.
-  void bitlinear(const BitLinear& b, const float* X, int64_t T, float* Y, ThreadPool& pool) {
-    const int64_t K = b.W.cols(), Kp = formats::padded_cols(b.W.format, K);
-    const size_t rb = formats::row_bytes(FormatId::I8_ROW, Kp);
-    xq_.resize(rb * size_t(T));
+  // Y_j[T, rows_j] = BitLinear_j(X[T, cols]) for BitLinears on the same input:
+  // per token the RMS statistic once, then each its own codes (its own norm
+  // weight, §5.1/§5.4), then one sweep over all their rows. Codes past cols
+  // are zero for the padded rows.
+  struct Out {
+    const BitLinear* b;
+    float* Y;
+  };
+  void bitlinear(std::initializer_list<Out> outs, const float* X, int64_t T, ThreadPool& pool) {
+    const TensorView& W0 = outs.begin()->b->W;
+    const int64_t K = W0.cols(), Kp = formats::padded_cols(W0.format, K);
+    const size_t rb = formats::row_bytes(FormatId::I8_ROW, Kp), n = outs.size();
+    xq_.resize(rb * size_t(T) * n);
     uint8_t* xq = xq_.data();
     pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) {
-      for (int64_t t = t0; t < t1; ++t) kernels::bitlinear_quantize(X + t * K, b.norm, K, kBitLinearEps, Kp, xq + size_t(t) * rb);
+      for (int64_t t = t0; t < t1; ++t) {
+        const float r = kernels::bitlinear_rms(X + t * K, K, kBitLinearEps);
+        size_t j = 0;
+        for (const Out& o : outs)
+          kernels::bitlinear_codes(X + t * K, r, o.b->norm, K, Kp, xq + (j++ * size_t(T) + size_t(t)) * rb);
+      }
     });
-    kernels::matmul_quantized(b.W, xq, rb, T, Y, b.W.rows(), pool);
+    std::vector<kernels::QuantizedProduct> products;
+    size_t j = 0;
+    for (const Out& o : outs) products.push_back({&o.b->W, xq + j++ * size_t(T) * rb, o.Y, o.b->W.rows()});
+    kernels::matmul_quantized_group(products, rb, T, pool);
   }
 
   // T tokens; activations are [T, width] row-major.
@@ -133,9 +148,7 @@ class HgrnBit : public Model {
 
       // token mixer (MLGRU): three BitLinears on the same normed input, each quantized on its own (§5.4)
       for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&xn_[sz(t * H)], &x_[sz(t * H)], L.attn_norm, H, eps);
-      bitlinear(L.i, xn_.data(), T, i_.data(), pool);
-      bitlinear(L.f, xn_.data(), T, f_.data(), pool);
-      bitlinear(L.g, xn_.data(), T, g_.data(), pool);
+      bitlinear({{&L.i, i_.data()}, {&L.f, f_.data()}, {&L.g, g_.data()}}, xn_.data(), T, pool);
       for (int64_t t = 0; t < T; ++t) {
         float* f = &f_[sz(t * D)];
         float* cand = &i_[sz(t * D)];
@@ -152,14 +165,14 @@ class HgrnBit : public Model {
         kernels::rmsnorm(&g_[sz(t * D)], &g_[sz(t * D)], L.g_norm, D, eps);
         kernels::swiglu(&xn_[sz(t * D)], &i_[sz(t * D)], &g_[sz(t * D)], D);
       }
-      bitlinear(L.o, xn_.data(), T, out_.data(), pool);
+      bitlinear({{&L.o, out_.data()}}, xn_.data(), T, pool);
       for (int64_t k = 0; k < T * H; ++k) x_[sz(k)] += out_[sz(k)];  // residual
 
       // channel mixer (GLU): one BitLinear for gate and up, gate first
       for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&xn_[sz(t * H)], &x_[sz(t * H)], L.mlp_norm, H, eps);
-      bitlinear(L.gate_up, xn_.data(), T, gu_.data(), pool);
+      bitlinear({{&L.gate_up, gu_.data()}}, xn_.data(), T, pool);
       for (int64_t t = 0; t < T; ++t) kernels::swiglu(&xn_[sz(t * I)], &gu_[sz(t * 2 * I)], &gu_[sz(t * 2 * I + I)], I);
-      bitlinear(L.down, xn_.data(), T, out_.data(), pool);
+      bitlinear({{&L.down, out_.data()}}, xn_.data(), T, pool);
       for (int64_t k = 0; k < T * H; ++k) x_[sz(k)] += out_[sz(k)];  // residual
     }
     st.n_past += T;
@@ -168,7 +181,7 @@ class HgrnBit : public Model {
     // head: final norm, then the ternary lm_head BitLinear for the rows the caller wants
     const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;
     for (int64_t t = first; t < T; ++t) kernels::rmsnorm(&xn_[sz((t - first) * H)], &x_[sz(t * H)], w_.final_norm, H, eps);
-    bitlinear(w_.lm_head, xn_.data(), n_out, logits, pool);
+    bitlinear({{&w_.lm_head, logits}}, xn_.data(), n_out, pool);
   }
 
   std::shared_ptr<const io::ModelFile> file_;  // keeps mapped weights alive (packed GGUF trits are used in place)

@@ -16,6 +16,7 @@
 // T > 1 give bit-identical outputs, for float and integer formats alike.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -703,6 +704,30 @@ void quantize_q8_0(const float* x, void* dst, int64_t n) {
   }
 }
 
+// BitLinear steps 2-4 (ref/bitlinear_ref.cpp): the same fp32 operations lane
+// by lane, and the max (exact in any order; max_ps(|u|, m) keeps m when |u|
+// is NaN, as std::max(m, |u|) does).
+void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst) {
+  const __m512 vr = _mm512_set1_ps(r);
+  auto u_at = [&](int64_t k, __mmask16 m) {
+    return _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, v + k), vr), _mm512_maskz_loadu_ps(m, w_norm + k));
+  };
+  auto mask_at = [&](int64_t k) { return n - k >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - k)) - 1); };
+  __m512 mx = _mm512_setzero_ps();
+  for (int64_t k = 0; k < n; k += 16) mx = _mm512_max_ps(_mm512_abs_ps(u_at(k, mask_at(k))), mx);
+  const float s_a = 127.0f / std::max(_mm512_reduce_max_ps(mx), 1e-5f);
+  const float row_scale = 1.0f / s_a;
+  std::memcpy(dst, &row_scale, sizeof row_scale);
+  int8_t* q = static_cast<int8_t*>(dst) + sizeof(float);
+  const __m512 vs = _mm512_set1_ps(s_a), lo = _mm512_set1_ps(-128.0f), hi = _mm512_set1_ps(127.0f);
+  for (int64_t k = 0; k < n; k += 16) {
+    const __mmask16 m = mask_at(k);
+    const __m512 x = _mm512_min_ps(_mm512_max_ps(round_away(_mm512_mul_ps(u_at(k, m), vs)), lo), hi);
+    _mm_mask_storeu_epi8(q + k, m, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(x)));
+  }
+  if (n_codes > n) std::memset(q + n, 0, size_t(n_codes - n));
+}
+
 void quantize_q8_k(const float* x, void* dst, int64_t n) {
   BlockQ8_K* b = static_cast<BlockQ8_K*>(dst);
   for (int64_t i = 0; i < n / kQK_K; ++i) {
@@ -886,6 +911,7 @@ void register_avx512(KernelTable& t) {
   t.quantize[size_t(FormatId::Q8_0)] = quantize_q8_0;
   t.quantize[size_t(FormatId::Q8_K)] = quantize_q8_k;
   t.rmsnorm = rmsnorm;
+  t.bitlinear_codes = bitlinear_codes;
   t.softmax = softmax;
   t.swiglu = swiglu;
   t.dot_f32 = dot_f32;

@@ -5,15 +5,21 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/dispatch.h"
 #include "kernels/ops.h"
+#include "kernels/ref/ref_kernels.h"
 
 namespace nb::kernels {
 
-void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float eps, int64_t n_codes, void* dst) {
-  // 1. r = 1 / sqrt(mean(v^2) + eps)
+float bitlinear_rms(const float* v, int64_t n, float eps) {
+  // 1. r = 1 / sqrt(mean(v^2) + eps), the squares summed in order of k
   float ss = 0.0f;
   for (int64_t k = 0; k < n; ++k) ss += v[k] * v[k];
-  const float r = 1.0f / std::sqrt(ss / float(n) + eps);
+  return 1.0f / std::sqrt(ss / float(n) + eps);
+}
+
+namespace ref {
+void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst) {
   // 2-3. u = (v * r) * w_norm (norm weight BEFORE the absmax); s_a = 127 / max(max|u|, 1e-5)
   float a = 0.0f;
   for (int64_t k = 0; k < n; ++k) a = std::max(a, std::fabs((v[k] * r) * w_norm[k]));
@@ -27,6 +33,15 @@ void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float ep
     q[k] = int8_t(std::clamp(x, -128.0f, 127.0f));
   }
   for (int64_t k = n; k < n_codes; ++k) q[k] = 0;
+}
+}  // namespace ref
+
+void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst) {
+  active_table().bitlinear_codes(v, r, w_norm, n, n_codes, dst);
+}
+
+void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float eps, int64_t n_codes, void* dst) {
+  bitlinear_codes(v, bitlinear_rms(v, n, eps), w_norm, n, n_codes, dst);
 }
 
 }  // namespace nb::kernels

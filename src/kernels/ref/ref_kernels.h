@@ -14,6 +14,7 @@ MatmulRowsFn matmul_for(FormatId f);
 MatmulScaledRowsFn matmul_scaled_for(FormatId f);
 
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps);
+void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst);
 void softmax(float* x, int64_t n);
 void swiglu(float* out, const float* gate, const float* up, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);

@@ -22,6 +22,7 @@ KernelTable build_reference() {
     t.quantize[size_t(tr.dot_type)] = formats::traits(tr.dot_type).from_float;
   }
   t.rmsnorm = ref::rmsnorm;
+  t.bitlinear_codes = ref::bitlinear_codes;
   t.softmax = ref::softmax;
   t.swiglu = ref::swiglu;
   t.dot_f32 = ref::dot_f32;

@@ -15,6 +15,7 @@
 #include "formats/blocks.h"
 #include "formats/format.h"
 #include "kernels/dispatch.h"
+#include "kernels/ops.h"
 
 namespace nb::kernels {
 namespace {
@@ -417,6 +418,34 @@ TEST_F(Harness, QuantizersAreBitExact) {
                 << isa << " " << formats::traits(f).name << " n=" << n << " kind=" << kind;
           }
     }
+  }
+}
+
+// BitLinear steps 2-4: bit-identical codes and row scale for any n (tails
+// past the vector width), padded code counts, the quantizer inputs above
+// (ties at the scale 1 included: with r = 1 and unit norm weights, kind 4 is
+// u * s_a = k + 0.5 exactly) and random norm weights.
+TEST_F(Harness, BitLinearCodesAreBitExact) {
+  std::mt19937 rng(11);
+  const KernelTable& ref = reference_table();
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    if (t.bitlinear_codes == ref.bitlinear_codes) continue;
+    for (int64_t n : {1, 5, 16, 17, 33, 100, 1024, 2049})
+      for (int kind = 0; kind < 7; ++kind)
+        for (int rep = 0; rep < 3; ++rep) {
+          const auto v = quantizer_inputs(n, rng, kind);
+          std::vector<float> w = random_floats(size_t(n), rng, 2.0f);
+          float r = 1.0f;
+          if (kind == 4) std::fill(w.begin(), w.end(), 1.0f);
+          else r = bitlinear_rms(v.data(), n, 1e-6f);
+          const int64_t n_codes = n + rep * 31;
+          const size_t bytes = sizeof(float) + size_t(n_codes);
+          std::vector<uint8_t> a(bytes, 0xAB), b(bytes, 0xAB);
+          t.bitlinear_codes(v.data(), r, w.data(), n, n_codes, a.data());
+          ref.bitlinear_codes(v.data(), r, w.data(), n, n_codes, b.data());
+          ASSERT_EQ(0, std::memcmp(a.data(), b.data(), bytes)) << isa << " n=" << n << " kind=" << kind;
+        }
   }
 }
 
