@@ -4,31 +4,14 @@
 #include <cstring>
 #include <vector>
 
-#include "core/membw.h"
 #include "kernels/seq_gemm.h"
 
 #if defined(__linux__) && defined(__x86_64__)
-#include <sys/syscall.h>
-#include <unistd.h>
 #define NB_HAVE_AMX 1
 #include "kernels/cpu/bf16_gemm_cpu.h"
 #endif
 
 namespace nb::kernels {
-
-bool amx_bf16_ready() {
-#if NB_HAVE_AMX
-  // Linux hands out the 8 KiB tile state only on request (arch_prctl
-  // ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA = 18); once per process.
-  static const bool ready = [] {
-    if (!cpu_features().amx_bf16) return false;
-    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
-  }();
-  return ready;
-#else
-  return false;
-#endif
-}
 
 float round_bf16(float x) {
   uint32_t u;

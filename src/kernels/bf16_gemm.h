@@ -9,12 +9,9 @@
 
 #include "core/tensor.h"
 #include "core/thread_pool.h"
+#include "kernels/amx.h"  // amx_bf16_ready()
 
 namespace nb::kernels {
-
-// The CPU has AMX-BF16 and the kernel granted this process the tile state
-// (requested once, on the first call).
-bool amx_bf16_ready();
 
 // x rounded to the nearest bf16 value (ties to even), kept as fp32.
 float round_bf16(float x);

@@ -11,6 +11,6 @@ namespace nb::kernels::cpu {
 // 64-byte aligned, at least `bytes` long, valid until the next call with the
 // same slot on this thread. Slots let one kernel hold several buffers.
 void* scratch(int slot, size_t bytes);
-constexpr int kScratchSlots = 4;
+constexpr int kScratchSlots = 6;
 
 }  // namespace nb::kernels::cpu

@@ -35,9 +35,11 @@
 #include <type_traits>
 
 #include "formats/blocks.h"
+#include "kernels/amx.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
+#include "kernels/cpu/ternary_amx.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
 // _mm*_undefined_* temporaries; the warnings are false positives.
@@ -54,7 +56,7 @@ using formats::kQK_K;
 
 // How far ahead (bytes) decode prefetches each row stream.
 #ifndef NIBBLE_TERNARY_PREFETCH_AHEAD
-#define NIBBLE_TERNARY_PREFETCH_AHEAD 1024
+#define NIBBLE_TERNARY_PREFETCH_AHEAD 2048  // 2 threads, 1.3B T2: 2048 B ~8% above 1024, 4096 and 512 below
 #endif
 constexpr int64_t kPrefetchAhead = NIBBLE_TERNARY_PREFETCH_AHEAD;
 constexpr size_t kUnpackBlockBytes = 256 << 10;  // unpacked trits per prefill row block (L2)
@@ -251,9 +253,13 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
         [&](int64_t r) { run(std::integral_constant<int, 1>{}, r, 1); });
     return;
   }
-  // Prefill. Activations: T rows (padded to kMC) of us codes, zero past kp.
+  // Prefill. Activations: T rows (padded to kMC, or to 32 for the tile
+  // unit) of us codes, zero past kp. The tile unit and the micro-kernel give
+  // the same exact integer sums.
+  const bool amx = amx_int8_ready();
   const int64_t us = (kp + 63) / 64 * 64;
-  const int64_t Tp = (T + kMC - 1) / kMC * kMC;
+  const int64_t tile = amx ? 32 : kMC;
+  const int64_t Tp = (T + tile - 1) / tile * tile;
   int8_t* X = static_cast<int8_t*>(cpu::scratch(1, size_t(Tp * us + Tp * 8)));
   int32_t* qsum = reinterpret_cast<int32_t*>(X + Tp * us);
   float* scale = reinterpret_cast<float*>(qsum + Tp);
@@ -269,13 +275,36 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
       std::memset(dst, 0, size_t(us));
     }
   }
-  int64_t rb = int64_t(kUnpackBlockBytes / size_t(us)) / kMR * kMR;
-  if (rb < kMR) rb = kMR;
+  const int64_t mr = amx ? 32 : kMR;  // rows of the unpacked block are padded to this
+  int64_t rb = int64_t(kUnpackBlockBytes / size_t(us)) / mr * mr;
+  if (rb < mr) rb = mr;
   uint8_t* U = static_cast<uint8_t*>(cpu::scratch(0, size_t(rb * us)));
+  int8_t* panels = nullptr;
+  int32_t* sums = nullptr;
+  if (amx) {
+    panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_panel_bytes(Tp, us)));
+    sums = static_cast<int32_t*>(cpu::scratch(4, size_t(rb * Tp) * sizeof(int32_t)));
+    cpu::amx_pack_code_panels(X, us, Tp, us, panels);
+  }
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
     const int64_t rows = b0 + rb < r1 ? rb : r1 - b0;
-    const int64_t rows_p = (rows + kMR - 1) / kMR * kMR;
+    const int64_t rows_p = (rows + mr - 1) / mr * mr;
     unpack_rows<F>(w + b0 * wrb, wrb, rows, rows_p, nb, U, us);
+    if (amx) {
+      cpu::amx_ternary_sums(U, us, rows_p, panels, Tp, sums);
+      // y[t][b0 + i] = float(sums[i][t] - qsum[t]) * scale[t], 16 rows at a time.
+      const __m512i col = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(int(Tp)));
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t i = 0; i < rows; i += 16) {
+          const __mmask16 m = rows - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (rows - i)) - 1);
+          const __m512i s = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, col, sums + i * Tp + t, 4);
+          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s, _mm512_set1_epi32(qsum[t]))),
+                                         _mm512_set1_ps(scale[t]));
+          _mm512_mask_storeu_ps(y + t * ys + b0 + i, m, v);
+        }
+      continue;
+    }
     for (int64_t t0 = 0; t0 < T; t0 += kMC)
       for (int64_t i = 0; i < rows_p; i += kMR) {
         int32_t acc[kMR][kMC];

@@ -20,6 +20,7 @@
 #include "core/half.h"
 #include "formats/blocks.h"
 #include "formats/format.h"
+#include "kernels/amx.h"
 #include "kernels/dispatch.h"
 
 namespace nb::kernels {
@@ -218,6 +219,10 @@ TEST_F(TernaryHarness, MatchesReferenceBitForBit) {
   std::mt19937 rng(4242);
   const KernelTable& ref = reference_table();
   int checked = 0;
+  // With the tile unit (T2/T1_6 prefill on AMX-INT8) and without it.
+  const int passes = amx_int8_ready() ? 2 : 1;
+  for (int pass = 0; pass < passes; ++pass) {
+  set_amx_enabled(pass == 0);
   for (const std::string& isa : simd_isas()) {
     const KernelTable& t = use(isa);
     for (FormatId f : kTernary) {
@@ -250,12 +255,14 @@ TEST_F(TernaryHarness, MatchesReferenceBitForBit) {
                             << " vs decode " << y1[size_t(r)];
           }
         }
-        ASSERT_EQ(bad, 0) << describe(isa, f, c);
+        ASSERT_EQ(bad, 0) << describe(isa, f, c) << (passes == 2 && pass == 0 ? " (AMX)" : "");
         ++checked;
       }
     }
   }
-  std::printf("  %d cases checked\n", checked);
+  }
+  set_amx_enabled(true);
+  std::printf("  %d cases checked (%s)\n", checked, passes == 2 ? "with and without AMX" : "no AMX");
 }
 
 }  // namespace

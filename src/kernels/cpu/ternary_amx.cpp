@@ -1,0 +1,101 @@
+// AMX-INT8 tile kernel behind ternary_amx.h.
+//
+// TDPBUSD: C[m][n] (int32, 16×16) += Σ_{p<16} Σ_{j<4} A[m][4p+j] · B[p][4n+j],
+// A unsigned bytes, B signed bytes. A is 16 rows of 64 unpacked trits c in
+// {0, 1, 2} (read in place from the unpacked row block, any row stride); B
+// is a "code panel": 16 tokens × 64 codes, token n's codes 4p..4p+3 at row p,
+// bytes 4n..4n+3. Every sum is an exact int32, so the result equals the
+// VNNI micro-kernel's (ternary_avx512.cpp) bit for bit; only the float step
+// after it, the same in both, makes the outputs.
+//
+// Tiles 0-3 hold a 2×2 block of C (32 rows × 32 tokens), 4-5 two A tiles,
+// 6-7 two B tiles.
+#include "kernels/cpu/ternary_amx.h"
+
+#include <immintrin.h>
+
+namespace nb::kernels::cpu {
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tile configuration is per thread; every entry makes sure it is loaded
+// (all eight tiles 16 rows × 64 bytes).
+void configure_tiles() {
+  thread_local bool done = false;
+  if (done) return;
+  TileConfig c;
+  for (int i = 0; i < 8; ++i) {
+    c.colsb[i] = 64;
+    c.rows[i] = 16;
+  }
+  _tile_loadconfig(&c);
+  done = true;
+}
+
+}  // namespace
+
+void amx_pack_code_panels(const int8_t* X, int64_t xs, int64_t Tp, int64_t us, int8_t* panels) {
+  const int64_t nk = us / 64;
+  for (int64_t g = 0; g < Tp / 16; ++g)
+    for (int64_t kc = 0; kc < nk; ++kc) {
+      int8_t* dst = panels + (g * nk + kc) * 1024;
+      // A 16 × 16 transpose of 4-byte groups: token n's group p to row p, column n.
+      __m512i a[16], t[16], u[16];
+      for (int n = 0; n < 16; ++n) a[n] = _mm512_loadu_si512(X + (16 * g + n) * xs + 64 * kc);
+      for (int i = 0; i < 16; i += 2) {  // 128-bit lane L: [a_i, a_i+1] columns 4L, 4L+1 | 4L+2, 4L+3
+        t[i] = _mm512_unpacklo_epi32(a[i], a[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(a[i], a[i + 1]);
+      }
+      for (int j = 0; j < 16; j += 4) {  // u[j + c], lane L: rows j..j+3 of column 4L + c
+        u[j] = _mm512_unpacklo_epi64(t[j], t[j + 2]);
+        u[j + 1] = _mm512_unpackhi_epi64(t[j], t[j + 2]);
+        u[j + 2] = _mm512_unpacklo_epi64(t[j + 1], t[j + 3]);
+        u[j + 3] = _mm512_unpackhi_epi64(t[j + 1], t[j + 3]);
+      }
+      for (int c = 0; c < 4; ++c) {  // row 4L + c: lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
+        const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+        const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+        const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+        _mm512_storeu_si512(dst + (0 + c) * 64, _mm512_shuffle_i32x4(s0, s2, 0x88));
+        _mm512_storeu_si512(dst + (4 + c) * 64, _mm512_shuffle_i32x4(s0, s2, 0xDD));
+        _mm512_storeu_si512(dst + (8 + c) * 64, _mm512_shuffle_i32x4(s1, s3, 0x88));
+        _mm512_storeu_si512(dst + (12 + c) * 64, _mm512_shuffle_i32x4(s1, s3, 0xDD));
+      }
+    }
+}
+
+void amx_ternary_sums(const uint8_t* U, int64_t us, int64_t rows, const int8_t* panels, int64_t Tp, int32_t* acc) {
+  configure_tiles();
+  const int64_t nk = us / 64;
+  const size_t acc_stride = size_t(Tp) * sizeof(int32_t);
+  for (int64_t r = 0; r < rows; r += 32)
+    for (int64_t t = 0; t < Tp; t += 32) {
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      const int8_t* b = panels + (t / 16) * nk * 1024;
+      for (int64_t kc = 0; kc < nk; ++kc) {
+        _tile_loadd(4, U + r * us + kc * 64, us);
+        _tile_loadd(5, U + (r + 16) * us + kc * 64, us);
+        _tile_loadd(6, b + kc * 1024, 64);
+        _tile_loadd(7, b + (nk + kc) * 1024, 64);
+        _tile_dpbusd(0, 4, 6);
+        _tile_dpbusd(1, 4, 7);
+        _tile_dpbusd(2, 5, 6);
+        _tile_dpbusd(3, 5, 7);
+      }
+      _tile_stored(0, acc + r * Tp + t, acc_stride);
+      _tile_stored(1, acc + r * Tp + t + 16, acc_stride);
+      _tile_stored(2, acc + (r + 16) * Tp + t, acc_stride);
+      _tile_stored(3, acc + (r + 16) * Tp + t + 16, acc_stride);
+    }
+}
+
+}  // namespace nb::kernels::cpu
