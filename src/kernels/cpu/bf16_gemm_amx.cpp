@@ -27,17 +27,15 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// Tile configuration is per thread; every kernel entry makes sure it is loaded.
+// Tile configuration is per thread and the AMX kernels use different tile
+// shapes, so every kernel entry loads its own.
 void configure_tiles() {
-  thread_local bool done = false;
-  if (done) return;
   TileConfig c;
   for (int i = 0; i < 8; ++i) {
     c.colsb[i] = 64;
     c.rows[i] = 16;
   }
   _tile_loadconfig(&c);
-  done = true;
 }
 
 // C block of MT×NT tiles over kb_n steps of 32 inner indices.

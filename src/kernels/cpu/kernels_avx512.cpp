@@ -19,11 +19,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "formats/blocks.h"
+#include "kernels/amx.h"
 #include "kernels/attend_head.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/q8_amx.h"
 #include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
@@ -416,11 +419,64 @@ void quad_tile_packed_c(int c, const uint8_t* wp, size_t w_row, const uint8_t* x
   }
 }
 
+// Rows [0, rows) of Q8_0 / Q4_0 weights as plain int8 codes (nb * 32 per
+// row, rows up to rows_p zero) and their scales as floats, for the tile unit.
+template <class F>
+void unpack_codes(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64_t nb, int8_t* U, float* dw) {
+  for (int64_t r = 0; r < rows_p; ++r) {
+    int8_t* dst = U + r * nb * 32;
+    if (r >= rows) {
+      std::memset(dst, 0, size_t(nb) * 32);
+      for (int64_t b = 0; b < nb; ++b) dw[r * nb + b] = 0.0f;
+      continue;
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+      if constexpr (std::is_same_v<F, Q8_0Quad>) {
+        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(w + r * wrb)[b];
+        std::memcpy(dst + b * 32, blk.qs, 32);
+        dw[r * nb + b] = h2f(blk.d);
+      } else {
+        const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(w + r * wrb)[b];
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs)), m4 = _mm_set1_epi8(0x0F);
+        const __m128i eight = _mm_set1_epi8(8);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + b * 32), _mm_sub_epi8(_mm_and_si128(q, m4), eight));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + b * 32 + 16),
+                         _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), eight));
+        dw[r * nb + b] = h2f(blk.d);
+      }
+    }
+  }
+}
+
+// Prefill on the tile unit (q8_amx.h): the reference dot's values exactly.
+template <class F>
+void matmul_quad_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nb, const char* xq, size_t xrb,
+                     int64_t T, float* y, int64_t ys) {
+  const int64_t Tp = (T + 31) / 32 * 32;
+  int8_t* panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_q8_panel_bytes(Tp, nb)));
+  float* dx = static_cast<float*>(cpu::scratch(4, size_t(Tp * nb) * sizeof(float)));
+  cpu::amx_pack_q8_panels(xq, xrb, T, Tp, nb, panels, dx);
+  int64_t rb = int64_t(kRowBlockBytes / size_t(nb * 32)) / 32 * 32;
+  if (rb < 32) rb = 32;
+  const size_t u_bytes = size_t(rb * nb) * 32, dw_bytes = size_t(rb * nb) * sizeof(float);
+  char* buf = static_cast<char*>(cpu::scratch(5, u_bytes + dw_bytes + 1024 * sizeof(float)));
+  int8_t* U = reinterpret_cast<int8_t*>(buf);
+  float* dw = reinterpret_cast<float*>(buf + u_bytes);
+  float* acc = reinterpret_cast<float*>(buf + u_bytes + dw_bytes);
+  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+    const int64_t rows = b0 + rb < r1 ? rb : r1 - b0, rows_p = (rows + 31) / 32 * 32;
+    unpack_codes<F>(w + b0 * wrb, wrb, rows, rows_p, nb, U, dw);
+    cpu::amx_q8_gemm(U, dw, rows, rows_p, panels, dx, T, Tp, nb, y + b0, ys, acc);
+  }
+}
+
 template <class F>
 void matmul_quad(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb,
                  int64_t T, float* y, int64_t ys) {
   const char* w = static_cast<const char*>(wv);
   const int64_t nb = k / kQK8_0, nq = (nb + 3) / 4;
+  if (T > 1 && amx_int8_ready())
+    return matmul_quad_amx<F>(w, wrb, r0, r1, nb, static_cast<const char*>(xv), xrb, T, y, ys);
   const size_t x_tok = size_t(nq) * kXQuad;
   uint8_t* xp = static_cast<uint8_t*>(cpu::scratch(0, x_tok * size_t(T)));
   pack_x_quad<F>(static_cast<const char*>(xv), xrb, T, nb, xp);

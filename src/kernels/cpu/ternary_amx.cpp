@@ -24,18 +24,15 @@ struct alignas(64) TileConfig {
   uint8_t rows[16] = {};
 };
 
-// Tile configuration is per thread; every entry makes sure it is loaded
-// (all eight tiles 16 rows × 64 bytes).
+// Tile configuration is per thread and the AMX kernels use different tile
+// shapes, so every entry loads its own (all eight tiles 16 rows × 64 bytes).
 void configure_tiles() {
-  thread_local bool done = false;
-  if (done) return;
   TileConfig c;
   for (int i = 0; i < 8; ++i) {
     c.colsb[i] = 64;
     c.rows[i] = 16;
   }
   _tile_loadconfig(&c);
-  done = true;
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "core/half.h"
 #include "formats/blocks.h"
 #include "formats/format.h"
+#include "kernels/amx.h"
 #include "kernels/dispatch.h"
 #include "kernels/ops.h"
 
@@ -338,8 +339,11 @@ TEST_F(Harness, IntegerSumsAreExact) {
 
 // Prefill (T > 1, all tokens in one call) and decode (one call per token)
 // must give bit-identical outputs for every format.
+// The SIMD kernels (tile unit off: its Q8_0/Q4_0 prefill follows the
+// reference's order instead, tested below).
 TEST_F(Harness, PrefillEqualsDecodeBitForBit) {
   std::mt19937 rng(7);
+  set_amx_enabled(false);
   for (const std::string& isa : simd_isas()) {
     const KernelTable& t = use(isa);
     for (FormatId f : kMatmulFormats) {
@@ -368,6 +372,37 @@ TEST_F(Harness, PrefillEqualsDecodeBitForBit) {
       }
     }
   }
+  set_amx_enabled(true);
+}
+
+// Q8_0 / Q4_0 prefill on the AMX-INT8 tile unit: exact int32 block sums and
+// the reference's float steps in its order, so the reference's bits, for
+// row ranges that are not multiples of the 32-row tile block and token
+// counts that are not multiples of 32.
+TEST_F(Harness, AmxPrefillEqualsReferenceBitForBit) {
+  if (!amx_int8_ready()) GTEST_SKIP() << "no AMX-INT8 on this CPU";
+  std::mt19937 rng(17);
+  const KernelTable& ref = reference_table();
+  int checked = 0;
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : {FormatId::Q8_0, FormatId::Q4_0}) {
+      if (std::string(t.matmul_isa[size_t(f)]) != "avx512-vnni") continue;  // only that level has the AMX path
+      const FormatId dot = formats::traits(f).dot_type;
+      for (int64_t nb : {1, 3, 64})
+        for (int64_t T : {2, 31, 33, 70})
+          for (const Case& c : {Case{45, nb * 32, T, 0, 45}, Case{100, nb * 32, T, 7, 71}}) {
+            const auto w = random_weights(f, c.rows, c.k, rng);
+            const auto x = random_floats(size_t(T * c.k), rng);
+            const auto xq = quantize_ref(dot, x, T, c.k);
+            const auto y = run_matmul(t.matmul[size_t(f)], f, w, xq, c);
+            const auto yr = run_matmul(ref.matmul[size_t(f)], f, w, xq, c);
+            ASSERT_EQ(0, std::memcmp(y.data(), yr.data(), y.size() * sizeof(float))) << describe(isa, f, c);
+            ++checked;
+          }
+    }
+  }
+  EXPECT_GT(checked, 0);
 }
 
 // Inputs for the quantizers: random scales, zero blocks, constant blocks,
