@@ -30,12 +30,14 @@
 // vpdpbusd micro-kernel over it for every tile of tokens.
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
 #include "formats/blocks.h"
 #include "kernels/amx.h"
+#include "kernels/cpu/block_gemm_amx.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
@@ -436,6 +438,73 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int
   }
 }
 
+// One TQ block as 256 signed trits c - 1 in element order, for the tile unit.
+inline void tq_trits(const BlockTQ2_0& b, int8_t* dst) {
+  // element 128 j + 32 l + m: bits 2l of qs[32 j + m]
+  const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  for (int j = 0; j < 2; ++j) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
+    for (int l = 0; l < 4; ++l)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 128 * j + 32 * l),
+                          _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 2 * l), m3), one));
+  }
+}
+inline void tq_trits(const BlockTQ1_0& b, int8_t* dst) {
+  // Trit n of byte q is floor(3 (q 3^n mod 256) / 256) (the T1_6 decode):
+  // elements 32 n + m from qs[m], 160 + 16 n + m from qs[32 + m], 240 + 4 n + m from qh[m].
+  __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8((__mmask64(1) << 52) - 1, b.qs), _mm512_set1_epi8(char(0x80)));
+  const __m512i lo = _mm512_set1_epi8(85 - 128), hi = _mm512_set1_epi8(170 - 128);
+  for (int n = 0; n < 5; ++n) {
+    const __mmask64 a = _mm512_cmpgt_epi8_mask(x, lo), c = _mm512_cmpgt_epi8_mask(x, hi);
+    // t - 1 = (x > lo) + (x > hi) - 1
+    const __m512i one = _mm512_set1_epi8(1), m1 = _mm512_set1_epi8(-1);
+    const __m512i t = _mm512_mask_add_epi8(_mm512_mask_add_epi8(m1, a, m1, one), c,
+                                           _mm512_mask_add_epi8(m1, a, m1, one), one);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32 * n), _mm512_castsi512_si256(t));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 160 + 16 * n), _mm512_extracti32x4_epi32(t, 2));
+    if (n < 4) {
+      const int32_t q = _mm_extract_epi32(_mm512_extracti32x4_epi32(t, 3), 0);
+      std::memcpy(dst + 240 + 4 * n, &q, 4);
+    }
+    x = times3(x);  // the biased form of the next b_n (see the top of the file)
+  }
+}
+
+// Prefill on the tile unit (block_gemm_amx.h): signed trits of an L2-sized
+// row block against Q8_K code panels; the reference dot's values exactly.
+template <class F>
+void matmul_tq_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nsb, const char* x, size_t xrb,
+                   int64_t T, float* y, int64_t ys) {
+  using Block = typename F::Block;
+  const int64_t Tp = (T + 15) / 16 * 16;
+  int8_t* panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_block_panel_bytes(Tp, nsb, kQK_K)));
+  float* dx = static_cast<float*>(cpu::scratch(4, size_t(Tp * nsb) * sizeof(float)));
+  cpu::amx_pack_block_panels(x, xrb, sizeof(BlockQ8_K), offsetof(BlockQ8_K, qs), false, kQK_K, T, Tp, nsb, panels, dx);
+  int64_t rb = int64_t(kUnpackBlockBytes / size_t(nsb * kQK_K)) / 16 * 16;
+  if (rb < 16) rb = 16;
+  const size_t u_bytes = size_t(rb * nsb) * kQK_K, dw_bytes = size_t(rb * nsb) * sizeof(float);
+  char* buf = static_cast<char*>(cpu::scratch(5, u_bytes + dw_bytes + 256 * sizeof(float)));
+  int8_t* U = reinterpret_cast<int8_t*>(buf);
+  float* dw = reinterpret_cast<float*>(buf + u_bytes);
+  float* acc = reinterpret_cast<float*>(buf + u_bytes + dw_bytes);
+  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+    const int64_t rows = b0 + rb < r1 ? rb : r1 - b0, rows_p = (rows + 15) / 16 * 16;
+    for (int64_t r = 0; r < rows_p; ++r)
+      for (int64_t j = 0; j < nsb; ++j) {
+        int8_t* dst = U + (r * nsb + j) * kQK_K;
+        if (r >= rows) {
+          std::memset(dst, 0, kQK_K);
+          dw[r * nsb + j] = 0.0f;
+          continue;
+        }
+        const Block& blk = reinterpret_cast<const Block*>(w + (b0 + r) * wrb)[j];
+        tq_trits(blk, dst);
+        dw[r * nsb + j] = _cvtsh_ss(blk.d);
+      }
+    cpu::amx_block_gemm(kQK_K, U, dw, rows, rows_p, panels, dx, T, Tp, nsb, y + b0, ys, acc);
+  }
+}
+
 template <class F>
 void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
                float* y, int64_t ys) {
@@ -443,6 +512,7 @@ void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
   const char* x = static_cast<const char*>(xv);
   const int64_t nsb = k / kQK_K;
   if (r1 <= r0 || nsb == 0) return;
+  if (T > 1 && amx_int8_ready()) return matmul_tq_amx<F>(w, wrb, r0, r1, nsb, x, xrb, T, y, ys);
   // Layout of every token, then Σ q and d per block.
   const size_t lay = size_t(nsb) * 64 * F::kPlanes;
   int8_t* XL = static_cast<int8_t*>(cpu::scratch(1, size_t(T) * (lay + size_t(nsb) * 8)));

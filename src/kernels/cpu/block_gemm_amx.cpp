@@ -1,0 +1,132 @@
+// AMX-INT8 tile kernel behind block_gemm_amx.h.
+//
+// A block of kb codes is kb / c tile steps of c = min(kb, 64) codes:
+// TDPBSSD with A = 16 weight rows × c codes and B = c / 4 rows × (16 tokens
+// × 4 codes) adds exact int32 partial sums, so after a block's steps the
+// tile holds its exact block sums for 16 rows × 16 tokens. Each block's sums
+// then take the reference's float step, acc += float(sum) * (dw * dx), lane
+// = token, in block order; so every output is the reference dot's value bit
+// for bit (the VNNI kernels keep lane-wise partial sums instead and agree
+// with it to fp32 rounding).
+//
+// Two tile sets (sums, A, B: tiles 0/2/4 and 1/3/5) alternate by block, so
+// that the tile unit computes block b + 1 while the vector units take block
+// b's float step.
+#include "kernels/cpu/block_gemm_amx.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "core/half.h"
+
+namespace nb::kernels::cpu {
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tile shapes for steps of c codes (the configuration is per thread and the
+// AMX kernels use different shapes, so every entry loads its own).
+void configure_tiles(int c) {
+  TileConfig t;
+  for (int i = 0; i < 2; ++i) t.colsb[i] = 64, t.rows[i] = 16;                  // sums: 16 × 16 int32
+  for (int i = 2; i < 4; ++i) t.colsb[i] = uint16_t(c), t.rows[i] = 16;         // A: 16 rows × c codes
+  for (int i = 4; i < 6; ++i) t.colsb[i] = 64, t.rows[i] = uint8_t(c / 4);      // B: c/4 × (16 tokens × 4)
+  _tile_loadconfig(&t);
+}
+
+// The block sums of 16 rows × 16 tokens into sums: steps steps of c codes,
+// A rows a_stride bytes apart, B panels panel_bytes apart; tile set 0 or 1
+// (the tile intrinsics take register numbers as literals).
+#define NB_BLOCK_SUMS(C, A, B)                                                                                \
+  inline void block_sums_##C(const int8_t* a, size_t a_stride, int c, const int8_t* b, size_t panel_bytes, \
+                             int steps, int32_t* sums) {                                                     \
+    _tile_zero(C);                                                                                           \
+    for (int s = 0; s < steps; ++s) {                                                                        \
+      _tile_loadd(A, a + s * c, a_stride);                                                                   \
+      _tile_loadd(B, b + s * panel_bytes, 64);                                                               \
+      _tile_dpbssd(C, A, B);                                                                                 \
+    }                                                                                                        \
+    _tile_stored(C, sums, 64);                                                                               \
+  }
+NB_BLOCK_SUMS(0, 2, 4)
+NB_BLOCK_SUMS(1, 3, 5)
+#undef NB_BLOCK_SUMS
+
+}  // namespace
+
+void amx_pack_block_panels(const char* xq, size_t xrb, size_t block_bytes, size_t code_off, bool scale_f16, int kb,
+                           int64_t T, int64_t Tp, int64_t nb, int8_t* panels, float* dx) {
+  // Panel (g, j) for steps j = kb/c b + s: row p holds codes 4p..4p+3 of that
+  // step of tokens 16g..16g+15 (c/4 rows of 64 bytes).
+  const int c = kb < 64 ? kb : 64, steps = kb / c;
+  const size_t panel = size_t(c) * 16;
+  for (int64_t g = 0; g < Tp / 16; ++g)
+    for (int64_t b = 0; b < nb; ++b)
+      for (int n = 0; n < 16; ++n) {
+        const int64_t t = 16 * g + n;
+        const char* blk = xq + size_t(t) * xrb + size_t(b) * block_bytes;
+        if (t < T) {
+          float d;
+          if (scale_f16) {
+            uint16_t h;
+            std::memcpy(&h, blk, 2);
+            d = fp16_to_f32(h);
+          } else {
+            std::memcpy(&d, blk, 4);
+          }
+          dx[b * Tp + t] = d;
+        } else {
+          dx[b * Tp + t] = 0.0f;
+        }
+        for (int s = 0; s < steps; ++s) {
+          int8_t* dst = panels + ((g * nb + b) * steps + s) * panel + 4 * n;
+          for (int p = 0; p < c / 4; ++p)
+            if (t < T) std::memcpy(dst + p * 64, blk + code_off + s * c + 4 * p, 4);
+            else std::memset(dst + p * 64, 0, 4);
+        }
+      }
+}
+
+void amx_block_gemm(int kb, const int8_t* W, const float* dw, int64_t rows, int64_t rows_p, const int8_t* panels,
+                    const float* dx, int64_t T, int64_t Tp, int64_t nb, float* y, int64_t ys, float* acc) {
+  const int c = kb < 64 ? kb : 64, steps = kb / c;
+  configure_tiles(c);
+  const size_t ws = size_t(nb) * size_t(kb), panel = size_t(c) * 16, block_panels = panel * size_t(steps);
+  alignas(64) int32_t sums[2][16][16];
+  for (int64_t r = 0; r < rows_p; r += 16)
+    for (int64_t t = 0; t < Tp; t += 16) {
+      const int8_t* a = W + r * ws;
+      const int8_t* bp = panels + (t / 16) * nb * block_panels;
+      __m512 s[16];
+      for (int i = 0; i < 16; ++i) s[i] = _mm512_setzero_ps();
+      block_sums_0(a, ws, c, bp, panel, steps, &sums[0][0][0]);
+      for (int64_t b = 0; b < nb; ++b) {
+        if (b + 1 < nb) {
+          const int8_t* an = a + (b + 1) * kb;
+          const int8_t* bn = bp + (b + 1) * block_panels;
+          if (b % 2) block_sums_0(an, ws, c, bn, panel, steps, &sums[0][0][0]);
+          else block_sums_1(an, ws, c, bn, panel, steps, &sums[1][0][0]);
+        }
+        const __m512 x = _mm512_loadu_ps(dx + b * Tp + t);
+        const int32_t(*cs)[16] = sums[b % 2];
+        for (int i = 0; i < 16; ++i) {
+          const __m512 p = _mm512_mul_ps(_mm512_set1_ps(dw[(r + i) * nb + b]), x);  // dw * dx
+          __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(cs[i])), p);
+          // Two roundings, as the reference: keep the compiler from fusing the product into the sum.
+          __asm__("" : "+v"(m));
+          s[i] = _mm512_add_ps(s[i], m);
+        }
+      }
+      for (int i = 0; i < 16; ++i) _mm512_store_ps(acc + i * 16, s[i]);
+      for (int i = 0; i < 16 && r + i < rows; ++i)
+        for (int n = 0; n < 16 && t + n < T; ++n) y[(t + n) * ys + r + i] = acc[i * 16 + n];
+    }
+}
+
+}  // namespace nb::kernels::cpu
