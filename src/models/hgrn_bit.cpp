@@ -139,6 +139,15 @@ class HgrnBit : public Model {
     gu_.resize(sz(T * 2 * I));
     out_.resize(sz(T * H));
 
+    // Token-wise steps over a batch run on every thread (one token: inline,
+    // no wake-up); each token's values do not depend on which thread ran it.
+    auto tokens = [&](auto&& fn) {
+      if (T == 1) return fn(int64_t(0));
+      pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) {
+        for (int64_t t = t0; t < t1; ++t) fn(t);
+      });
+    };
+
     for (int64_t t = 0; t < T; ++t) kernels::embedding(w_.embed, ids[size_t(t)], &x_[sz(t * H)]);
 
     for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -147,9 +156,9 @@ class HgrnBit : public Model {
       float* h = &st.h[sz(l * D)];
 
       // token mixer (MLGRU): three BitLinears on the same normed input, each quantized on its own (§5.4)
-      for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&xn_[sz(t * H)], &x_[sz(t * H)], L.attn_norm, H, eps);
+      tokens([&](int64_t t) { kernels::rmsnorm(&xn_[sz(t * H)], &x_[sz(t * H)], L.attn_norm, H, eps); });
       bitlinear({{&L.i, i_.data()}, {&L.f, f_.data()}, {&L.g, g_.data()}}, xn_.data(), T, pool);
-      for (int64_t t = 0; t < T; ++t) {
+      tokens([&](int64_t t) {
         float* f = &f_[sz(t * D)];
         float* cand = &i_[sz(t * D)];
         for (int64_t k = 0; k < D; ++k) {
@@ -158,22 +167,31 @@ class HgrnBit : public Model {
           xn_[sz(t * D + k)] = 1.0f - f[k];
         }
         kernels::swiglu(cand, cand, &xn_[sz(t * D)], D);  // c = SiLU(i) * (1 - f)
-      }
-      for (int64_t t = 0; t < T; ++t)  // the recurrence, per channel, in order of tokens
-        for (int64_t k = 0; k < D; ++k) i_[sz(t * D + k)] = h[k] = f_[sz(t * D + k)] * h[k] + i_[sz(t * D + k)];
-      for (int64_t t = 0; t < T; ++t) {  // output gate: RMSNorm on g, SiLU on h (§4.3 step 6)
+      });
+      // the recurrence, per channel in order of tokens (channels on every thread for a batch)
+      auto recur = [&](int64_t k0, int64_t k1) {
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t k = k0; k < k1; ++k) i_[sz(t * D + k)] = h[k] = f_[sz(t * D + k)] * h[k] + i_[sz(t * D + k)];
+      };
+      if (T == 1) recur(0, D);
+      else pool.parallel_for(D, [&](int64_t k0, int64_t k1, int) { recur(k0, k1); }, 64);
+      tokens([&](int64_t t) {  // output gate: RMSNorm on g, SiLU on h (§4.3 step 6)
         kernels::rmsnorm(&g_[sz(t * D)], &g_[sz(t * D)], L.g_norm, D, eps);
         kernels::swiglu(&xn_[sz(t * D)], &i_[sz(t * D)], &g_[sz(t * D)], D);
-      }
+      });
       bitlinear({{&L.o, out_.data()}}, xn_.data(), T, pool);
-      for (int64_t k = 0; k < T * H; ++k) x_[sz(k)] += out_[sz(k)];  // residual
+      tokens([&](int64_t t) {  // residual
+        for (int64_t k = t * H; k < (t + 1) * H; ++k) x_[sz(k)] += out_[sz(k)];
+      });
 
       // channel mixer (GLU): one BitLinear for gate and up, gate first
-      for (int64_t t = 0; t < T; ++t) kernels::rmsnorm(&xn_[sz(t * H)], &x_[sz(t * H)], L.mlp_norm, H, eps);
+      tokens([&](int64_t t) { kernels::rmsnorm(&xn_[sz(t * H)], &x_[sz(t * H)], L.mlp_norm, H, eps); });
       bitlinear({{&L.gate_up, gu_.data()}}, xn_.data(), T, pool);
-      for (int64_t t = 0; t < T; ++t) kernels::swiglu(&xn_[sz(t * I)], &gu_[sz(t * 2 * I)], &gu_[sz(t * 2 * I + I)], I);
+      tokens([&](int64_t t) { kernels::swiglu(&xn_[sz(t * I)], &gu_[sz(t * 2 * I)], &gu_[sz(t * 2 * I + I)], I); });
       bitlinear({{&L.down, out_.data()}}, xn_.data(), T, pool);
-      for (int64_t k = 0; k < T * H; ++k) x_[sz(k)] += out_[sz(k)];  // residual
+      tokens([&](int64_t t) {  // residual
+        for (int64_t k = t * H; k < (t + 1) * H; ++k) x_[sz(k)] += out_[sz(k)];
+      });
     }
     st.n_past += T;
     if (!logits) return;

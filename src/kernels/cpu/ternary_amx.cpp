@@ -35,6 +35,30 @@ void configure_tiles() {
   _tile_loadconfig(&c);
 }
 
+// In place: a[i] lane j becomes a[j] lane i (16 × 16 dwords).
+inline void transpose16(__m512i (&a)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 16; i += 2) {  // 128-bit lane L: [a_i, a_i+1] columns 4L, 4L+1 | 4L+2, 4L+3
+    t[i] = _mm512_unpacklo_epi32(a[i], a[i + 1]);
+    t[i + 1] = _mm512_unpackhi_epi32(a[i], a[i + 1]);
+  }
+  for (int j = 0; j < 16; j += 4) {  // u[j + c], lane L: rows j..j+3 of column 4L + c
+    u[j] = _mm512_unpacklo_epi64(t[j], t[j + 2]);
+    u[j + 1] = _mm512_unpackhi_epi64(t[j], t[j + 2]);
+    u[j + 2] = _mm512_unpacklo_epi64(t[j + 1], t[j + 3]);
+    u[j + 3] = _mm512_unpackhi_epi64(t[j + 1], t[j + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {  // row 4L + c: lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
+    const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
+    const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
+    const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
+    a[0 + c] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+    a[4 + c] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+    a[8 + c] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+    a[12 + c] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+  }
+}
+
 }  // namespace
 
 void amx_pack_code_panels(const int8_t* X, int64_t xs, int64_t Tp, int64_t us, int8_t* panels) {
@@ -43,35 +67,19 @@ void amx_pack_code_panels(const int8_t* X, int64_t xs, int64_t Tp, int64_t us, i
     for (int64_t kc = 0; kc < nk; ++kc) {
       int8_t* dst = panels + (g * nk + kc) * 1024;
       // A 16 × 16 transpose of 4-byte groups: token n's group p to row p, column n.
-      __m512i a[16], t[16], u[16];
+      __m512i a[16];
       for (int n = 0; n < 16; ++n) a[n] = _mm512_loadu_si512(X + (16 * g + n) * xs + 64 * kc);
-      for (int i = 0; i < 16; i += 2) {  // 128-bit lane L: [a_i, a_i+1] columns 4L, 4L+1 | 4L+2, 4L+3
-        t[i] = _mm512_unpacklo_epi32(a[i], a[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(a[i], a[i + 1]);
-      }
-      for (int j = 0; j < 16; j += 4) {  // u[j + c], lane L: rows j..j+3 of column 4L + c
-        u[j] = _mm512_unpacklo_epi64(t[j], t[j + 2]);
-        u[j + 1] = _mm512_unpackhi_epi64(t[j], t[j + 2]);
-        u[j + 2] = _mm512_unpacklo_epi64(t[j + 1], t[j + 3]);
-        u[j + 3] = _mm512_unpackhi_epi64(t[j + 1], t[j + 3]);
-      }
-      for (int c = 0; c < 4; ++c) {  // row 4L + c: lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
-        const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-        const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-        const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-        _mm512_storeu_si512(dst + (0 + c) * 64, _mm512_shuffle_i32x4(s0, s2, 0x88));
-        _mm512_storeu_si512(dst + (4 + c) * 64, _mm512_shuffle_i32x4(s0, s2, 0xDD));
-        _mm512_storeu_si512(dst + (8 + c) * 64, _mm512_shuffle_i32x4(s1, s3, 0x88));
-        _mm512_storeu_si512(dst + (12 + c) * 64, _mm512_shuffle_i32x4(s1, s3, 0xDD));
-      }
+      transpose16(a);
+      for (int p = 0; p < 16; ++p) _mm512_storeu_si512(dst + p * 64, a[p]);
     }
 }
 
-void amx_ternary_sums(const uint8_t* U, int64_t us, int64_t rows, const int8_t* panels, int64_t Tp, int32_t* acc) {
+void amx_ternary_matmul(const uint8_t* U, int64_t us, int64_t rows, int64_t rows_p, const int8_t* panels, int64_t T,
+                        int64_t Tp, const int32_t* qsum, const float* scale, float* y, int64_t ys) {
   configure_tiles();
   const int64_t nk = us / 64;
-  const size_t acc_stride = size_t(Tp) * sizeof(int32_t);
-  for (int64_t r = 0; r < rows; r += 32)
+  alignas(64) int32_t sums[4][16][16];
+  for (int64_t r = 0; r < rows_p; r += 32)
     for (int64_t t = 0; t < Tp; t += 32) {
       _tile_zero(0);
       _tile_zero(1);
@@ -88,10 +96,26 @@ void amx_ternary_sums(const uint8_t* U, int64_t us, int64_t rows, const int8_t* 
         _tile_dpbusd(2, 5, 6);
         _tile_dpbusd(3, 5, 7);
       }
-      _tile_stored(0, acc + r * Tp + t, acc_stride);
-      _tile_stored(1, acc + r * Tp + t + 16, acc_stride);
-      _tile_stored(2, acc + (r + 16) * Tp + t, acc_stride);
-      _tile_stored(3, acc + (r + 16) * Tp + t + 16, acc_stride);
+      _tile_stored(0, sums[0], 64);
+      _tile_stored(1, sums[1], 64);
+      _tile_stored(2, sums[2], 64);
+      _tile_stored(3, sums[3], 64);
+      // Tile (mi, ni): rows r + 16 mi, tokens t + 16 ni; transposed so that
+      // each token's 16 rows are one vector: y = float(sum - qsum) * scale.
+      for (int mi = 0; mi < 2; ++mi)
+        for (int ni = 0; ni < 2; ++ni) {
+          const int64_t r0 = r + 16 * mi, t0 = t + 16 * ni;
+          if (r0 >= rows || t0 >= T) continue;
+          __m512i v[16];
+          for (int i = 0; i < 16; ++i) v[i] = _mm512_load_si512(sums[2 * mi + ni][i]);
+          transpose16(v);  // v[n]: token t0 + n, rows r0..r0+15
+          const __mmask16 m = rows - r0 >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (rows - r0)) - 1);
+          for (int n = 0; n < 16 && t0 + n < T; ++n) {
+            const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v[n], _mm512_set1_epi32(qsum[t0 + n]))),
+                                           _mm512_set1_ps(scale[t0 + n]));
+            _mm512_mask_storeu_ps(y + (t0 + n) * ys + r0, m, f);
+          }
+        }
     }
 }
 

@@ -14,9 +14,11 @@ inline size_t amx_panel_bytes(int64_t Tp, int64_t us) { return size_t(Tp) * size
 // TDPBUSD reads as its B operand.
 void amx_pack_code_panels(const int8_t* X, int64_t xs, int64_t Tp, int64_t us, int8_t* panels);
 
-// acc[r * Tp + t] = Σ_k U[r][k] * X[t][k], exactly in int32, for r < rows (a
-// multiple of 32; U rows us bytes apart, unsigned) and t < Tp (a multiple of
-// 32), from the panels above.
-void amx_ternary_sums(const uint8_t* U, int64_t us, int64_t rows, const int8_t* panels, int64_t Tp, int32_t* acc);
+// y[t * ys + r] = float(Σ_k U[r][k] * X[t][k] - qsum[t]) * scale[t], the sum
+// exact in int32, for r < rows and t < T: U has rows_p rows (a multiple of 32,
+// us bytes apart, unsigned trits c, zero rows past rows), the panels Tp
+// tokens (a multiple of 32).
+void amx_ternary_matmul(const uint8_t* U, int64_t us, int64_t rows, int64_t rows_p, const int8_t* panels, int64_t T,
+                        int64_t Tp, const int32_t* qsum, const float* scale, float* y, int64_t ys);
 
 }  // namespace nb::kernels::cpu

@@ -282,10 +282,8 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
   if (rb < mr) rb = mr;
   uint8_t* U = static_cast<uint8_t*>(cpu::scratch(0, size_t(rb * us)));
   int8_t* panels = nullptr;
-  int32_t* sums = nullptr;
   if (amx) {
     panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_panel_bytes(Tp, us)));
-    sums = static_cast<int32_t*>(cpu::scratch(4, size_t(rb * Tp) * sizeof(int32_t)));
     cpu::amx_pack_code_panels(X, us, Tp, us, panels);
   }
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
@@ -293,18 +291,7 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
     const int64_t rows_p = (rows + mr - 1) / mr * mr;
     unpack_rows<F>(w + b0 * wrb, wrb, rows, rows_p, nb, U, us);
     if (amx) {
-      cpu::amx_ternary_sums(U, us, rows_p, panels, Tp, sums);
-      // y[t][b0 + i] = float(sums[i][t] - qsum[t]) * scale[t], 16 rows at a time.
-      const __m512i col = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32(int(Tp)));
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t i = 0; i < rows; i += 16) {
-          const __mmask16 m = rows - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (rows - i)) - 1);
-          const __m512i s = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, col, sums + i * Tp + t, 4);
-          const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(s, _mm512_set1_epi32(qsum[t]))),
-                                         _mm512_set1_ps(scale[t]));
-          _mm512_mask_storeu_ps(y + t * ys + b0 + i, m, v);
-        }
+      cpu::amx_ternary_matmul(U, us, rows, rows_p, panels, T, Tp, qsum, scale, y + b0, ys);
       continue;
     }
     for (int64_t t0 = 0; t0 < T; t0 += kMC)
