@@ -15,28 +15,14 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/bf16_gemm_cpu.h"
 
 namespace nb::kernels::cpu {
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tile configuration is per thread and the AMX kernels use different tile
-// shapes, so every kernel entry loads its own.
-void configure_tiles() {
-  TileConfig c;
-  for (int i = 0; i < 8; ++i) {
-    c.colsb[i] = 64;
-    c.rows[i] = 16;
-  }
-  _tile_loadconfig(&c);
-}
+// All eight tiles 16 rows × 64 bytes.
+void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
 
 // C block of MT×NT tiles over kb_n steps of 32 inner indices.
 // a: first A row (bf16), a_stride bytes; b: first B panel, panel_elems apart.

@@ -19,25 +19,18 @@
 #include <cstring>
 
 #include "core/half.h"
+#include "kernels/cpu/amx_tiles.h"
+#include "kernels/cpu/scratch.h"
 
 namespace nb::kernels::cpu {
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tile shapes for steps of c codes (the configuration is per thread and the
-// AMX kernels use different shapes, so every entry loads its own).
+// Tile shapes for steps of c codes: sums 16 × 16 int32, A 16 rows × c codes,
+// B c/4 rows × (16 tokens × 4 codes).
 void configure_tiles(int c) {
-  TileConfig t;
-  for (int i = 0; i < 2; ++i) t.colsb[i] = 64, t.rows[i] = 16;                  // sums: 16 × 16 int32
-  for (int i = 2; i < 4; ++i) t.colsb[i] = uint16_t(c), t.rows[i] = 16;         // A: 16 rows × c codes
-  for (int i = 4; i < 6; ++i) t.colsb[i] = 64, t.rows[i] = uint8_t(c / 4);      // B: c/4 × (16 tokens × 4)
-  _tile_loadconfig(&t);
+  const uint8_t b = uint8_t(c / 4);
+  const uint16_t a = uint16_t(c);
+  cpu::configure_tiles({16, 16, 16, 16, b, b, 0, 0}, {64, 64, a, a, 64, 64, 0, 0});
 }
 
 // The block sums of 16 rows × 16 tokens into sums: steps steps of c codes,
@@ -59,6 +52,16 @@ NB_BLOCK_SUMS(1, 3, 5)
 #undef NB_BLOCK_SUMS
 
 }  // namespace
+
+AmxRowBlock amx_row_block(int64_t nb, int kb, size_t bytes) {
+  const size_t row = size_t(nb) * size_t(kb);
+  int64_t rb = int64_t(bytes / row) / 16 * 16;
+  if (rb < 16) rb = 16;
+  const size_t codes = size_t(rb) * row, scales = size_t(rb * nb) * sizeof(float);
+  char* buf = static_cast<char*>(scratch(5, codes + scales + 256 * sizeof(float)));
+  return {rb, reinterpret_cast<int8_t*>(buf), reinterpret_cast<float*>(buf + codes),
+          reinterpret_cast<float*>(buf + codes + scales)};
+}
 
 void amx_pack_block_panels(const char* xq, size_t xrb, size_t block_bytes, size_t code_off, bool scale_f16, int kb,
                            int64_t T, int64_t Tp, int64_t nb, int8_t* panels, float* dx) {

@@ -8,6 +8,17 @@
 
 namespace nb::kernels::cpu {
 
+// This thread's buffers for one row block of the weights (scratch slot 5):
+// rb rows (a multiple of 16, about `bytes` of codes) of nb * kb codes, their
+// nb scales per row, and the 256 floats amx_block_gemm needs.
+struct AmxRowBlock {
+  int64_t rb;
+  int8_t* codes;
+  float* dw;
+  float* acc;
+};
+AmxRowBlock amx_row_block(int64_t nb, int kb, size_t bytes);
+
 // Activation panels of Tp tokens (a multiple of 16) of nb blocks of kb codes.
 inline size_t amx_block_panel_bytes(int64_t Tp, int64_t nb, int kb) { return size_t(Tp * nb) * size_t(kb); }
 // Token t's block b: block_bytes bytes at xq + t * xrb + b * block_bytes,

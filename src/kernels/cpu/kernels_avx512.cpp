@@ -456,17 +456,11 @@ void matmul_quad_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t 
   int8_t* panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_block_panel_bytes(Tp, nb, 32)));
   float* dx = static_cast<float*>(cpu::scratch(4, size_t(Tp * nb) * sizeof(float)));
   cpu::amx_pack_block_panels(xq, xrb, sizeof(BlockQ8_0), 2, true, 32, T, Tp, nb, panels, dx);
-  int64_t rb = int64_t(kRowBlockBytes / size_t(nb * 32)) / 16 * 16;
-  if (rb < 16) rb = 16;
-  const size_t u_bytes = size_t(rb * nb) * 32, dw_bytes = size_t(rb * nb) * sizeof(float);
-  char* buf = static_cast<char*>(cpu::scratch(5, u_bytes + dw_bytes + 256 * sizeof(float)));
-  int8_t* U = reinterpret_cast<int8_t*>(buf);
-  float* dw = reinterpret_cast<float*>(buf + u_bytes);
-  float* acc = reinterpret_cast<float*>(buf + u_bytes + dw_bytes);
-  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
-    const int64_t rows = b0 + rb < r1 ? rb : r1 - b0, rows_p = (rows + 15) / 16 * 16;
-    unpack_codes<F>(w + b0 * wrb, wrb, rows, rows_p, nb, U, dw);
-    cpu::amx_block_gemm(32, U, dw, rows, rows_p, panels, dx, T, Tp, nb, y + b0, ys, acc);
+  const cpu::AmxRowBlock blk = cpu::amx_row_block(nb, 32, kRowBlockBytes);
+  for (int64_t b0 = r0; b0 < r1; b0 += blk.rb) {
+    const int64_t rows = b0 + blk.rb < r1 ? blk.rb : r1 - b0, rows_p = (rows + 15) / 16 * 16;
+    unpack_codes<F>(w + b0 * wrb, wrb, rows, rows_p, nb, blk.codes, blk.dw);
+    cpu::amx_block_gemm(32, blk.codes, blk.dw, rows, rows_p, panels, dx, T, Tp, nb, y + b0, ys, blk.acc);
   }
 }
 

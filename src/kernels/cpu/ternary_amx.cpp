@@ -14,26 +14,13 @@
 
 #include <immintrin.h>
 
+#include "kernels/cpu/amx_tiles.h"
+
 namespace nb::kernels::cpu {
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette = 1, start_row = 0;
-  uint8_t reserved[14] = {};
-  uint16_t colsb[16] = {};
-  uint8_t rows[16] = {};
-};
-
-// Tile configuration is per thread and the AMX kernels use different tile
-// shapes, so every entry loads its own (all eight tiles 16 rows × 64 bytes).
-void configure_tiles() {
-  TileConfig c;
-  for (int i = 0; i < 8; ++i) {
-    c.colsb[i] = 64;
-    c.rows[i] = 16;
-  }
-  _tile_loadconfig(&c);
-}
+// All eight tiles 16 rows × 64 bytes.
+void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
 
 // In place: a[i] lane j becomes a[j] lane i (16 × 16 dwords).
 inline void transpose16(__m512i (&a)[16]) {

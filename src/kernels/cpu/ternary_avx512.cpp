@@ -467,28 +467,22 @@ void matmul_tq_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t ns
   int8_t* panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_block_panel_bytes(Tp, nsb, kQK_K)));
   float* dx = static_cast<float*>(cpu::scratch(4, size_t(Tp * nsb) * sizeof(float)));
   cpu::amx_pack_block_panels(x, xrb, sizeof(BlockQ8_K), offsetof(BlockQ8_K, qs), false, kQK_K, T, Tp, nsb, panels, dx);
-  int64_t rb = int64_t(kUnpackBlockBytes / size_t(nsb * kQK_K)) / 16 * 16;
-  if (rb < 16) rb = 16;
-  const size_t u_bytes = size_t(rb * nsb) * kQK_K, dw_bytes = size_t(rb * nsb) * sizeof(float);
-  char* buf = static_cast<char*>(cpu::scratch(5, u_bytes + dw_bytes + 256 * sizeof(float)));
-  int8_t* U = reinterpret_cast<int8_t*>(buf);
-  float* dw = reinterpret_cast<float*>(buf + u_bytes);
-  float* acc = reinterpret_cast<float*>(buf + u_bytes + dw_bytes);
-  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
-    const int64_t rows = b0 + rb < r1 ? rb : r1 - b0, rows_p = (rows + 15) / 16 * 16;
+  const cpu::AmxRowBlock rbk = cpu::amx_row_block(nsb, kQK_K, kUnpackBlockBytes);
+  for (int64_t b0 = r0; b0 < r1; b0 += rbk.rb) {
+    const int64_t rows = b0 + rbk.rb < r1 ? rbk.rb : r1 - b0, rows_p = (rows + 15) / 16 * 16;
     for (int64_t r = 0; r < rows_p; ++r)
       for (int64_t j = 0; j < nsb; ++j) {
-        int8_t* dst = U + (r * nsb + j) * kQK_K;
+        int8_t* dst = rbk.codes + (r * nsb + j) * kQK_K;
         if (r >= rows) {
           std::memset(dst, 0, kQK_K);
-          dw[r * nsb + j] = 0.0f;
+          rbk.dw[r * nsb + j] = 0.0f;
           continue;
         }
         const Block& blk = reinterpret_cast<const Block*>(w + (b0 + r) * wrb)[j];
         tq_trits(blk, dst);
-        dw[r * nsb + j] = _cvtsh_ss(blk.d);
+        rbk.dw[r * nsb + j] = _cvtsh_ss(blk.d);
       }
-    cpu::amx_block_gemm(kQK_K, U, dw, rows, rows_p, panels, dx, T, Tp, nsb, y + b0, ys, acc);
+    cpu::amx_block_gemm(kQK_K, rbk.codes, rbk.dw, rows, rows_p, panels, dx, T, Tp, nsb, y + b0, ys, rbk.acc);
   }
 }
 
