@@ -27,7 +27,8 @@
 //
 // Prefill (T > 1) unpacks an L2-sized block of weight rows once into one
 // byte per trit (natural element order), then runs a 4-row x 4-token
-// vpdpbusd micro-kernel over it for every tile of tokens.
+// vpdpbusd micro-kernel over it for every tile of tokens, or, where the CPU
+// has AMX-INT8, the tile unit (ternary_amx.cpp; TQ: block_gemm_amx.cpp).
 #include <immintrin.h>
 
 #include <cstddef>
