@@ -16,6 +16,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/half.h"
@@ -65,35 +66,50 @@ AmxRowBlock amx_row_block(int64_t nb, int kb, size_t bytes) {
 
 void amx_pack_block_panels(const char* xq, size_t xrb, size_t block_bytes, size_t code_off, bool scale_f16, int kb,
                            int64_t T, int64_t Tp, int64_t nb, int8_t* panels, float* dx) {
-  // Panel (g, j) for steps j = kb/c b + s: row p holds codes 4p..4p+3 of that
-  // step of tokens 16g..16g+15 (c/4 rows of 64 bytes).
-  const int c = kb < 64 ? kb : 64, steps = kb / c;
-  const size_t panel = size_t(c) * 16;
-  for (int64_t g = 0; g < Tp / 16; ++g)
-    for (int64_t b = 0; b < nb; ++b)
-      for (int n = 0; n < 16; ++n) {
-        const int64_t t = 16 * g + n;
+  for (int64_t t = 0; t < Tp; ++t)
+    for (int64_t b = 0; b < nb; ++b) {
+      float d = 0.0f;
+      if (t < T) {
         const char* blk = xq + size_t(t) * xrb + size_t(b) * block_bytes;
-        if (t < T) {
-          float d;
-          if (scale_f16) {
-            uint16_t h;
-            std::memcpy(&h, blk, 2);
-            d = fp16_to_f32(h);
-          } else {
-            std::memcpy(&d, blk, 4);
-          }
-          dx[b * Tp + t] = d;
+        if (scale_f16) {
+          uint16_t h;
+          std::memcpy(&h, blk, 2);
+          d = fp16_to_f32(h);
         } else {
-          dx[b * Tp + t] = 0.0f;
-        }
-        for (int s = 0; s < steps; ++s) {
-          int8_t* dst = panels + ((g * nb + b) * steps + s) * panel + 4 * n;
-          for (int p = 0; p < c / 4; ++p)
-            if (t < T) std::memcpy(dst + p * 64, blk + code_off + s * c + 4 * p, 4);
-            else std::memset(dst + p * 64, 0, 4);
+          std::memcpy(&d, blk, 4);
         }
       }
+      dx[b * Tp + t] = d;
+    }
+  // Panels hold 64 codes of 16 tokens per KiB: row p = codes 4p..4p+3 of
+  // each token, i.e. the 16 × 16 dword transpose of the tokens' 64 codes
+  // (kb = 32: two blocks, the second panel right after the first). Unit u is
+  // codes 64u..64u+63 of a row, at panels + (16 g nb kb) + 1024 u for tokens
+  // 16g..16g+15; a lone last block of 32 fills its first 8 rows.
+  const int64_t units = (nb * kb + 63) / 64;
+  for (int64_t g = 0; g < Tp / 16; ++g)
+    for (int64_t u = 0; u < units; ++u) {
+      __m512i a[16];
+      for (int n = 0; n < 16; ++n) {
+        const int64_t t = 16 * g + n;
+        a[n] = _mm512_setzero_si512();
+        if (t >= T) continue;
+        const char* row = xq + size_t(t) * xrb + code_off;
+        if (kb >= 64) {
+          a[n] = _mm512_loadu_si512(row + size_t(64 * u / kb) * block_bytes + size_t(64 * u % kb));
+        } else {  // kb = 32: blocks 2u and 2u + 1
+          const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + size_t(2 * u) * block_bytes));
+          const __m256i hi = 2 * u + 1 < nb ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+                                                  row + size_t(2 * u + 1) * block_bytes))
+                                            : _mm256_setzero_si256();
+          a[n] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+        }
+      }
+      transpose16(a);
+      const int rows = int(std::min<int64_t>(16, (nb * kb - 64 * u) / 4));
+      int8_t* dst = panels + size_t(g * nb * kb) * 16 + size_t(u) * 1024;
+      for (int p = 0; p < rows; ++p) _mm512_storeu_si512(dst + p * 64, a[p]);
+    }
 }
 
 void amx_block_gemm(int kb, const int8_t* W, const float* dw, int64_t rows, int64_t rows_p, const int8_t* panels,

@@ -22,30 +22,6 @@ namespace {
 // All eight tiles 16 rows × 64 bytes.
 void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
 
-// In place: a[i] lane j becomes a[j] lane i (16 × 16 dwords).
-inline void transpose16(__m512i (&a)[16]) {
-  __m512i t[16], u[16];
-  for (int i = 0; i < 16; i += 2) {  // 128-bit lane L: [a_i, a_i+1] columns 4L, 4L+1 | 4L+2, 4L+3
-    t[i] = _mm512_unpacklo_epi32(a[i], a[i + 1]);
-    t[i + 1] = _mm512_unpackhi_epi32(a[i], a[i + 1]);
-  }
-  for (int j = 0; j < 16; j += 4) {  // u[j + c], lane L: rows j..j+3 of column 4L + c
-    u[j] = _mm512_unpacklo_epi64(t[j], t[j + 2]);
-    u[j + 1] = _mm512_unpackhi_epi64(t[j], t[j + 2]);
-    u[j + 2] = _mm512_unpacklo_epi64(t[j + 1], t[j + 3]);
-    u[j + 3] = _mm512_unpackhi_epi64(t[j + 1], t[j + 3]);
-  }
-  for (int c = 0; c < 4; ++c) {  // row 4L + c: lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
-    const __m512i s0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x44), s1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xEE);
-    const __m512i s2 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x44);
-    const __m512i s3 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xEE);
-    a[0 + c] = _mm512_shuffle_i32x4(s0, s2, 0x88);
-    a[4 + c] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
-    a[8 + c] = _mm512_shuffle_i32x4(s1, s3, 0x88);
-    a[12 + c] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
-  }
-}
-
 }  // namespace
 
 void amx_pack_code_panels(const int8_t* X, int64_t xs, int64_t Tp, int64_t us, int8_t* panels) {
