@@ -41,10 +41,10 @@ void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t x
         for (const QuantizedProduct& p : products) {
           const TensorView& W = *p.W;
           const int64_t rows = W.rows(), k = W.cols(), n = (rows + kGrainRows - 1) / kGrainRows;
-          const int64_t a = std::max(u0, first), b = std::min(u1, first + n);
+          const int64_t a = std::max(u0, first) - first, b = std::min(u1, first + n) - first;  // this product's units
           first += n;
           if (a >= b) continue;
-          const int64_t r0 = (a - first + n) * kGrainRows, r1 = std::min(rows, (b - first + n) * kGrainRows);
+          const int64_t r0 = a * kGrainRows, r1 = std::min(rows, b * kGrainRows);
           const size_t wrb = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
           if (formats::traits(W.format).tensor_scale)
             tab.matmul_scaled[size_t(W.format)](W.data, wrb, r0, r1, k, p.Xq, xq_row_bytes, T, p.Y, p.y_stride,

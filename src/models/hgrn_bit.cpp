@@ -6,6 +6,7 @@
 #include "models/hgrn_bit.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 #include "formats/format.h"
@@ -119,10 +120,13 @@ class HgrnBit : public Model {
           kernels::bitlinear_codes(X + t * K, r, o.b->norm, K, Kp, xq + (j++ * size_t(T) + size_t(t)) * rb);
       }
     });
-    std::vector<kernels::QuantizedProduct> products;
+    std::array<kernels::QuantizedProduct, 3> products;  // at most i, f, g; no allocation per call
     size_t j = 0;
-    for (const Out& o : outs) products.push_back({&o.b->W, xq + j++ * size_t(T) * rb, o.Y, o.b->W.rows()});
-    kernels::matmul_quantized_group(products, rb, T, pool);
+    for (const Out& o : outs) {
+      products.at(j) = {&o.b->W, xq + j * size_t(T) * rb, o.Y, o.b->W.rows()};
+      ++j;
+    }
+    kernels::matmul_quantized_group({products.data(), n}, rb, T, pool);
   }
 
   // T tokens; activations are [T, width] row-major.

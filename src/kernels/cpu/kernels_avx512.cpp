@@ -434,19 +434,18 @@ void unpack_codes(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64
       for (int64_t b = 0; b < nb; ++b) dw[r * nb + b] = 0.0f;
       continue;
     }
+    using Block = std::conditional_t<std::is_same_v<F, Q8_0Quad>, BlockQ8_0, BlockQ4_0>;
     for (int64_t b = 0; b < nb; ++b) {
-      if constexpr (std::is_same_v<F, Q8_0Quad>) {
-        const BlockQ8_0& blk = reinterpret_cast<const BlockQ8_0*>(w + r * wrb)[b];
+      const Block& blk = reinterpret_cast<const Block*>(w + r * wrb)[b];
+      dw[r * nb + b] = h2f(blk.d);
+      if constexpr (std::is_same_v<Block, BlockQ8_0>) {
         std::memcpy(dst + b * 32, blk.qs, 32);
-        dw[r * nb + b] = h2f(blk.d);
-      } else {
-        const BlockQ4_0& blk = reinterpret_cast<const BlockQ4_0*>(w + r * wrb)[b];
+      } else {  // codes 0..15 from the low nibbles, 16..31 from the high ones, minus 8
         const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs)), m4 = _mm_set1_epi8(0x0F);
         const __m128i eight = _mm_set1_epi8(8);
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + b * 32), _mm_sub_epi8(_mm_and_si128(q, m4), eight));
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + b * 32 + 16),
                          _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), m4), eight));
-        dw[r * nb + b] = h2f(blk.d);
       }
     }
   }

@@ -446,8 +446,8 @@ inline void tq_trits(const BlockTQ1_0& b, int8_t* dst) {
     const __mmask64 a = _mm512_cmpgt_epi8_mask(x, lo), c = _mm512_cmpgt_epi8_mask(x, hi);
     // t - 1 = (x > lo) + (x > hi) - 1
     const __m512i one = _mm512_set1_epi8(1), m1 = _mm512_set1_epi8(-1);
-    const __m512i t = _mm512_mask_add_epi8(_mm512_mask_add_epi8(m1, a, m1, one), c,
-                                           _mm512_mask_add_epi8(m1, a, m1, one), one);
+    const __m512i ta = _mm512_mask_add_epi8(m1, a, m1, one);
+    const __m512i t = _mm512_mask_add_epi8(ta, c, ta, one);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32 * n), _mm512_castsi512_si256(t));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 160 + 16 * n), _mm512_extracti32x4_epi32(t, 2));
     if (n < 4) {
