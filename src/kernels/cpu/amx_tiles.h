@@ -24,7 +24,11 @@ inline void configure_tiles(const uint8_t (&rows)[8], const uint16_t (&colsb)[8]
     c.rows[i] = rows[i];
     c.colsb[i] = colsb[i];
   }
-  _tile_loadconfig(&c);
+  // Not _tile_loadconfig: GCC 12's version tells the compiler it reads only
+  // the first 8 bytes, so the rows / colsb stores may be dropped as dead (seen
+  // when this is inlined into a small function: every tile left unconfigured).
+  // The operand here is the whole 64-byte configuration.
+  __asm__ volatile("ldtilecfg %0" : : "m"(c));
 }
 
 // In place: a[i] lane j becomes a[j] lane i (16 × 16 dwords).

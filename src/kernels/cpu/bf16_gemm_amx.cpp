@@ -18,6 +18,11 @@
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/bf16_gemm_cpu.h"
 
+// GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
+// _mm*_undefined_* temporaries; the warnings are false positives.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace nb::kernels::cpu {
 namespace {
 

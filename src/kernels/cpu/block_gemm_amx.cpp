@@ -10,8 +10,7 @@
 // with it to fp32 rounding).
 //
 // Two tile sets (sums, A, B: tiles 0/2/4 and 1/3/5) alternate by block, so
-// that the tile unit computes block b + 1 while the vector units take block
-// b's float step.
+// that the tile unit works two blocks ahead of the vector units' float steps.
 #include "kernels/cpu/block_gemm_amx.h"
 
 #include <immintrin.h>
@@ -22,6 +21,11 @@
 #include "core/half.h"
 #include "kernels/cpu/amx_tiles.h"
 #include "kernels/cpu/scratch.h"
+
+// GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
+// _mm*_undefined_* temporaries; the warnings are false positives.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace nb::kernels::cpu {
 namespace {
@@ -34,23 +38,29 @@ void configure_tiles(int c) {
   cpu::configure_tiles({16, 16, 16, 16, b, b, 0, 0}, {64, 64, a, a, 64, 64, 0, 0});
 }
 
-// The block sums of 16 rows × 16 tokens into sums: steps steps of c codes,
-// A rows a_stride bytes apart, B panels panel_bytes apart; tile set 0 or 1
-// (the tile intrinsics take register numbers as literals).
-#define NB_BLOCK_SUMS(C, A, B)                                                                                \
-  inline void block_sums_##C(const int8_t* a, size_t a_stride, int c, const int8_t* b, size_t panel_bytes, \
-                             int steps, int32_t* sums) {                                                     \
-    _tile_zero(C);                                                                                           \
-    for (int s = 0; s < steps; ++s) {                                                                        \
-      _tile_loadd(A, a + s * c, a_stride);                                                                   \
-      _tile_loadd(B, b + s * panel_bytes, 64);                                                               \
-      _tile_dpbssd(C, A, B);                                                                                 \
-    }                                                                                                        \
-    _tile_stored(C, sums, 64);                                                                               \
+// Starts the block sums of 16 rows × 16 tokens in sums tile C: steps steps
+// of c codes, A rows a_stride bytes apart, B panels panel_bytes apart; tile
+// set 0 or 1 (the tile intrinsics take register numbers as literals). The
+// sums are read out later (store_sums), so the tile unit works while the
+// vector units take the previous block's float step.
+#define NB_BLOCK_SUMS(C, A, B)                                                                                 \
+  inline void block_sums_##C(const int8_t* a, size_t a_stride, int c, const int8_t* b, size_t panel_bytes,  \
+                             int steps) {                                                                     \
+    _tile_zero(C);                                                                                            \
+    for (int s = 0; s < steps; ++s) {                                                                         \
+      _tile_loadd(A, a + s * c, a_stride);                                                                    \
+      _tile_loadd(B, b + s * panel_bytes, 64);                                                                \
+      _tile_dpbssd(C, A, B);                                                                                  \
+    }                                                                                                         \
   }
 NB_BLOCK_SUMS(0, 2, 4)
 NB_BLOCK_SUMS(1, 3, 5)
 #undef NB_BLOCK_SUMS
+
+inline void store_sums(int set, int32_t* sums) {
+  if (set == 0) _tile_stored(0, sums, 64);
+  else _tile_stored(1, sums, 64);
+}
 
 }  // namespace
 
@@ -124,13 +134,14 @@ void amx_block_gemm(int kb, const int8_t* W, const float* dw, int64_t rows, int6
       const int8_t* bp = panels + (t / 16) * nb * block_panels;
       __m512 s[16];
       for (int i = 0; i < 16; ++i) s[i] = _mm512_setzero_ps();
-      block_sums_0(a, ws, c, bp, panel, steps, &sums[0][0][0]);
+      block_sums_0(a, ws, c, bp, panel, steps);
       for (int64_t b = 0; b < nb; ++b) {
+        store_sums(int(b % 2), &sums[b % 2][0][0]);
         if (b + 1 < nb) {
           const int8_t* an = a + (b + 1) * kb;
           const int8_t* bn = bp + (b + 1) * block_panels;
-          if (b % 2) block_sums_0(an, ws, c, bn, panel, steps, &sums[0][0][0]);
-          else block_sums_1(an, ws, c, bn, panel, steps, &sums[1][0][0]);
+          if (b % 2) block_sums_0(an, ws, c, bn, panel, steps);
+          else block_sums_1(an, ws, c, bn, panel, steps);
         }
         const __m512 x = _mm512_loadu_ps(dx + b * Tp + t);
         const int32_t(*cs)[16] = sums[b % 2];
