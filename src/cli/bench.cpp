@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "cli/bench_kernels.h"
 #include "cli/common.h"
 #include "core/membw.h"
 #include "formats/format.h"
@@ -24,7 +25,7 @@ struct BenchFlags {
   std::string model, random_shape, type, threads = "", out_json;
   int64_t n_prompt = 128, n_gen = 64;
   int reps = 5;
-  bool json = false;
+  bool json = false, kernels = false;
   uint64_t seed = 1;
 };
 
@@ -67,6 +68,11 @@ std::string json_str(const std::string& s) {
 }
 
 int run(const BenchFlags& f) {
+  if (f.kernels) {
+    if (!f.model.empty() || !f.random_shape.empty())
+      return fail("bench", Status::Error("--kernels measures kernels alone; it takes no -m/--model or --random"));
+    return run_kernel_bench(f.type, f.reps);
+  }
   if (f.model.empty() == f.random_shape.empty())
     return fail("bench", Status::Error("give exactly one of -m/--model or --random SHAPE"));
   auto threads = parse_threads(f.threads);
@@ -196,12 +202,15 @@ void add_bench(CLI::App& app) {
   c->add_option("-m,--model", f->model, "model file or folder");
   c->add_option("--random", f->random_shape, "random weights of a named shape (tinyllama-1.1b, llama-7b, stories260k, mmfree-370m, mmfree-1.3b, mmfree-2.7b)");
   c->add_option("--type", f->type, "weight format for --random: Llama shapes f32, f16, bf16, q8_0 (default), q4_0, mxfp4, mxfp4_fpq, nvfp4, int4_g32, "
-                "int4_g64, int4_g128, tq1_0, tq2_0; mmfree shapes t2 (default), t1_6");
+                "int4_g64, int4_g128, tq1_0, tq2_0; mmfree shapes t2 (default), t1_6; with --kernels a comma-separated list "
+                "(default: all of these)");
   c->add_option("-p,--n-prompt", f->n_prompt, "prompt tokens per test")->check(CLI::Range(int64_t(0), int64_t(1) << 16));
   c->add_option("-n,--n-gen", f->n_gen, "generated tokens per test")->check(CLI::Range(int64_t(0), int64_t(1) << 16));
   c->add_option("-r,--repetitions", f->reps, "repetitions of each test")->check(CLI::Range(1, 1000));
   c->add_option("-t,--threads", f->threads, "comma-separated thread counts, e.g. 1,2 (default: physical cores)");
   c->add_option("--seed", f->seed, "seed for --random weights");
+  c->add_flag("--kernels", f->kernels,
+              "measure each format's matmul kernel alone (one thread, weights in L2): decode GB/s and prefill GMAC/s");
   c->add_flag("--json", f->json, "print a JSON array (llama-bench field names where they overlap)");
   c->callback([f] {
     int rc = run(*f);

@@ -25,7 +25,7 @@ using QuantizeRowFn = void (*)(const float* x, void* dst, int64_t n);
 struct KernelTable {
   std::string isa = "scalar";                 // e.g. "avx512-vnni"
   MatmulRowsFn matmul[size_t(FormatId::kCount)] = {};
-  const char* matmul_isa[size_t(FormatId::kCount)] = {};  // who provided each entry
+  const char* matmul_isa[size_t(FormatId::kCount)] = {};  // who provided each matmul / matmul_scaled entry
   MatmulScaledRowsFn matmul_scaled[size_t(FormatId::kCount)] = {};  // tensor-scale formats
   QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
   void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;
@@ -34,6 +34,7 @@ struct KernelTable {
                           void* dst) = nullptr;
   void (*softmax)(float* x, int64_t n) = nullptr;
   void (*swiglu)(float* out, const float* gate, const float* up, int64_t n) = nullptr;
+  void (*sigmoid)(float* out, const float* x, int64_t n) = nullptr;
   float (*dot_f32)(const float* a, const float* b, int64_t n) = nullptr;
   void (*axpy_f32)(float* y, float a, const float* x, int64_t n) = nullptr;  // y += a * x
   // One head of attention over n positions (rows kv_stride apart):

@@ -114,6 +114,7 @@ void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t rot_dim, int64_t 
 void softmax(float* x, int64_t n) { active_table().softmax(x, n); }
 
 void swiglu(float* out, const float* gate, const float* up, int64_t n) { active_table().swiglu(out, gate, up, n); }
+void sigmoid(float* out, const float* x, int64_t n) { active_table().sigmoid(out, x, n); }
 
 void attention(float* out, const float* q, const float* k_cache, const float* v_cache, int64_t n_heads,
                int64_t n_kv_heads, int64_t head_dim, int64_t n_ctx, int64_t kv_stride, float* scratch,

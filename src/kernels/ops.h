@@ -46,6 +46,9 @@ void softmax(float* x, int64_t n);  // in place, max-subtracted
 // out[i] = silu(gate[i]) * up[i]   (out may alias gate)
 void swiglu(float* out, const float* gate, const float* up, int64_t n);
 
+// out[i] = 1 / (1 + e^-x[i])   (out may alias x)
+void sigmoid(float* out, const float* x, int64_t n);
+
 // One query position of causal attention with grouped KV heads.
 // q: [n_heads * head_dim]. k_cache/v_cache: n_ctx rows of [n_kv_heads * head_dim]
 // fp32 (row stride kv_stride floats); positions 0..n_ctx-1 are attended.

@@ -24,8 +24,6 @@ class HgrnBitState : public State {
   }
 };
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
 class HgrnBit : public Model {
  public:
   HgrnBit(std::shared_ptr<const io::ModelFile> file, HgrnBitWeights w) : file_(std::move(file)), w_(std::move(w)) {
@@ -165,12 +163,12 @@ class HgrnBit : public Model {
       tokens([&](int64_t t) {
         float* f = &f_[sz(t * D)];
         float* cand = &i_[sz(t * D)];
-        for (int64_t k = 0; k < D; ++k) {
-          f[k] = sigmoid(f[k]);
-          if (lb) f[k] = lb[k] + (1.0f - lb[k]) * f[k];  // forget gate in (lb, 1)
-          xn_[sz(t * D + k)] = 1.0f - f[k];
-        }
-        kernels::swiglu(cand, cand, &xn_[sz(t * D)], D);  // c = SiLU(i) * (1 - f)
+        float* one_minus_f = &xn_[sz(t * D)];
+        kernels::sigmoid(f, f, D);
+        if (lb)
+          for (int64_t k = 0; k < D; ++k) f[k] = lb[k] + (1.0f - lb[k]) * f[k];  // forget gate in (lb, 1)
+        for (int64_t k = 0; k < D; ++k) one_minus_f[k] = 1.0f - f[k];
+        kernels::swiglu(cand, cand, one_minus_f, D);  // c = SiLU(i) * (1 - f)
       });
       // the recurrence, per channel in order of tokens (channels on every thread for a batch)
       auto recur = [&](int64_t k0, int64_t k1) {

@@ -36,6 +36,22 @@ TEST(Cli, MissingModelFileIsNamed) {
   EXPECT_NE(r.err.find("/nonexistent/model.gguf"), std::string::npos) << r.err;
 }
 
+TEST(Cli, KernelBenchMeasuresEachFormatAndRejectsBadInput) {
+  RunResult r = run_nibble({"bench", "--kernels", "--type", "q4_0,t1_6", "-r", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* row : {"| q4_0 | ", "| t1_6 | "}) {
+    const size_t at = r.out.find(row);
+    ASSERT_NE(at, std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("skipped", at), std::string::npos) << r.out;
+  }
+  r = run_nibble({"bench", "--kernels", "--type", "q4_0,nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'nope'"), std::string::npos) << r.err;
+  r = run_nibble({"bench", "--kernels", "--random", "tinyllama-1.1b"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--kernels"), std::string::npos) << r.err;
+}
+
 TEST(Cli, BadPromptInputIsRejected) {
   NB_REQUIRE_DATA("models/stories260K/stories260K.bin");
   const std::string m = data_path("models/stories260K/stories260K.bin"), tok = data_path("models/stories260K/tok512.bin");

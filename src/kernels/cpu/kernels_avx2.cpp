@@ -659,6 +659,18 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   }
 }
 
+void sigmoid(float* out, const float* x, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 8) {
+    float v[8] = {};
+    const int64_t m = n - i < 8 ? n - i : 8;
+    std::memcpy(v, x + i, size_t(m) * 4);
+    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(v)));
+    _mm256_storeu_ps(v, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+    std::memcpy(out + i, v, size_t(m) * 4);
+  }
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -701,6 +713,7 @@ void register_avx2(KernelTable& t) {
   t.rmsnorm = rmsnorm;
   t.softmax = softmax;
   t.swiglu = swiglu;
+  t.sigmoid = sigmoid;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
   t.attend_head = attend_head_with<dot_f32, softmax, axpy_f32>;

@@ -883,6 +883,14 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   }
 }
 
+void sigmoid(float* out, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = tail_mask(n - i);
+    const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(k, x + i)));
+    _mm512_mask_storeu_ps(out + i, k, _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+  }
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) {
   __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
   int64_t i = 0;
@@ -967,6 +975,7 @@ void register_avx512(KernelTable& t) {
   t.bitlinear_codes = bitlinear_codes;
   t.softmax = softmax;
   t.swiglu = swiglu;
+  t.sigmoid = sigmoid;
   t.dot_f32 = dot_f32;
   t.axpy_f32 = axpy_f32;
   t.attend_head = attend_head;

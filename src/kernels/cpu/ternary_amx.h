@@ -10,9 +10,10 @@ namespace nb::kernels::cpu {
 // (a multiple of 64).
 inline size_t amx_panel_bytes(int64_t Tp, int64_t us) { return size_t(Tp) * size_t(us); }
 
-// Packs rows t < Tp of X (xs bytes apart, us codes each) into the panels
-// TDPBUSD reads as its B operand.
-void amx_pack_code_panels(const int8_t* X, int64_t xs, int64_t Tp, int64_t us, int8_t* panels);
+// Packs Tp tokens of us codes into the panels TDPBUSD reads as its B
+// operand: token t < T is k codes at X + t * xs, read in place; codes past
+// k and tokens past T are zeros.
+void amx_pack_code_panels(const int8_t* X, size_t xs, int64_t T, int64_t k, int64_t Tp, int64_t us, int8_t* panels);
 
 // y[t * ys + r] = float(Σ_k U[r][k] * X[t][k] - qsum[t]) * scale[t], the sum
 // exact in int32, for r < rows and t < T: U has rows_p rows (a multiple of 32,

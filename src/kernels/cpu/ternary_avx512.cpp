@@ -261,27 +261,30 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
         [&](int64_t r) { run(std::integral_constant<int, 1>{}, r, 1); });
     return;
   }
-  // Prefill. Activations: T rows (padded to kMC, or to 32 for the tile
-  // unit) of us codes, zero past kp. The tile unit and the micro-kernel give
-  // the same exact integer sums.
+  // Prefill. Activations for the micro-kernel: T rows (padded to kMC) of
+  // us codes, zero past kp, copied to X; the tile unit packs its panels (32
+  // tokens a group) from the rows in place. Both give the same exact
+  // integer sums.
   const bool amx = amx_int8_ready();
   const int64_t us = (kp + 63) / 64 * 64;
   const int64_t tile = amx ? 32 : kMC;
   const int64_t Tp = (T + tile - 1) / tile * tile;
-  int8_t* X = static_cast<int8_t*>(cpu::scratch(1, size_t(Tp * us + Tp * 8)));
-  int32_t* qsum = reinterpret_cast<int32_t*>(X + Tp * us);
+  const int64_t x_bytes = amx ? 0 : Tp * us;
+  int8_t* X = static_cast<int8_t*>(cpu::scratch(1, size_t(x_bytes + Tp * 8)));
+  int32_t* qsum = reinterpret_cast<int32_t*>(X + x_bytes);
   float* scale = reinterpret_cast<float*>(qsum + Tp);
   for (int64_t t = 0; t < Tp; ++t) {
-    int8_t* dst = X + t * us;
+    const int64_t copied = t < T ? kp : 0;
     if (t < T) {
       const int8_t* q = reinterpret_cast<const int8_t*>(x + t * xrb + sizeof(float));
-      std::memcpy(dst, q, size_t(kp));
-      std::memset(dst + kp, 0, size_t(us - kp));
       qsum[t] = code_sum(q, kp);
       scale[t] = row_scale(x + t * xrb) * w_scale;
+      if (!amx) std::memcpy(X + t * us, q, size_t(kp));
     } else {
-      std::memset(dst, 0, size_t(us));
+      qsum[t] = 0;
+      scale[t] = 0.0f;
     }
+    if (!amx) std::memset(X + t * us + copied, 0, size_t(us - copied));
   }
   const int64_t mr = amx ? 32 : kMR;  // rows of the unpacked block are padded to this
   int64_t rb = int64_t(kUnpackBlockBytes / size_t(us)) / mr * mr;
@@ -290,7 +293,7 @@ void matmul_ternary(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t 
   int8_t* panels = nullptr;
   if (amx) {
     panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_panel_bytes(Tp, us)));
-    cpu::amx_pack_code_panels(X, us, Tp, us, panels);
+    cpu::amx_pack_code_panels(reinterpret_cast<const int8_t*>(x + sizeof(float)), xrb, T, kp, Tp, us, panels);
   }
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
     const int64_t rows = b0 + rb < r1 ? rb : r1 - b0;

@@ -32,6 +32,10 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n) {
   }
 }
 
+void sigmoid(float* out, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = 1.0f / (1.0f + std::exp(-x[i]));
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) {
   float sum = 0.0f;
   for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];

@@ -17,6 +17,7 @@ void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps);
 void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst);
 void softmax(float* x, int64_t n);
 void swiglu(float* out, const float* gate, const float* up, int64_t n);
+void sigmoid(float* out, const float* x, int64_t n);
 float dot_f32(const float* a, const float* b, int64_t n);
 void axpy_f32(float* y, float a, const float* x, int64_t n);
 

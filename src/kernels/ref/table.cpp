@@ -25,6 +25,7 @@ KernelTable build_reference() {
   t.bitlinear_codes = ref::bitlinear_codes;
   t.softmax = ref::softmax;
   t.swiglu = ref::swiglu;
+  t.sigmoid = ref::sigmoid;
   t.dot_f32 = ref::dot_f32;
   t.axpy_f32 = ref::axpy_f32;
   t.attend_head = attend_head_with<ref::dot_f32, ref::softmax, ref::axpy_f32>;
