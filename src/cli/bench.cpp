@@ -26,6 +26,7 @@ struct BenchFlags {
   int64_t n_prompt = 128, n_gen = 64;
   int reps = 5;
   bool json = false, kernels = false;
+  std::vector<std::string> given;  // the options given on the command line (--kernels refuses most)
   uint64_t seed = 1;
 };
 
@@ -69,8 +70,10 @@ std::string json_str(const std::string& s) {
 
 int run(const BenchFlags& f) {
   if (f.kernels) {
-    if (!f.model.empty() || !f.random_shape.empty())
-      return fail("bench", Status::Error("--kernels measures kernels alone; it takes no -m/--model or --random"));
+    for (const std::string& o : f.given)
+      if (o != "--kernels" && o != "--type" && o != "--repetitions")
+        return fail("bench", Status::Error("--kernels measures each kernel alone on one thread and takes only --type "
+                                           "and -r/--repetitions, not " + o));
     return run_kernel_bench(f.type, f.reps);
   }
   if (f.model.empty() == f.random_shape.empty())
@@ -212,7 +215,9 @@ void add_bench(CLI::App& app) {
   c->add_flag("--kernels", f->kernels,
               "measure each format's matmul kernel alone (one thread, weights in L2): decode GB/s and prefill GMAC/s");
   c->add_flag("--json", f->json, "print a JSON array (llama-bench field names where they overlap)");
-  c->callback([f] {
+  c->callback([f, c] {
+    for (const CLI::Option* o : c->get_options())
+      if (o->count() > 0) f->given.push_back(o->get_name());
     int rc = run(*f);
     if (rc) throw CLI::RuntimeError(rc);
   });

@@ -47,9 +47,13 @@ TEST(Cli, KernelBenchMeasuresEachFormatAndRejectsBadInput) {
   r = run_nibble({"bench", "--kernels", "--type", "q4_0,nope"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'nope'"), std::string::npos) << r.err;
-  r = run_nibble({"bench", "--kernels", "--random", "tinyllama-1.1b"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--kernels"), std::string::npos) << r.err;
+  for (const char* other : {"--random", "--json", "-t"}) {
+    std::vector<std::string> args = {"bench", "--kernels", other};
+    if (std::string(other) != "--json") args.push_back(other[1] == 't' ? "2" : "tinyllama-1.1b");
+    r = run_nibble(args);
+    EXPECT_EQ(r.exit_code, 1) << other;
+    EXPECT_NE(r.err.find("takes only --type"), std::string::npos) << r.err;
+  }
 }
 
 TEST(Cli, BadPromptInputIsRejected) {
