@@ -10,7 +10,8 @@
 // with it to fp32 rounding).
 //
 // Two tile sets (sums, A, B: tiles 0/2/4 and 1/3/5) alternate by block, so
-// that the tile unit works two blocks ahead of the vector units' float steps.
+// that the tile unit computes block b + 1 while the vector units take block
+// b's float step.
 #include "kernels/cpu/block_gemm_amx.h"
 
 #include <immintrin.h>
@@ -136,6 +137,9 @@ void amx_block_gemm(int kb, const int8_t* W, const float* dw, int64_t rows, int6
       for (int i = 0; i < 16; ++i) s[i] = _mm512_setzero_ps();
       block_sums_0(a, ws, c, bp, panel, steps);
       for (int64_t b = 0; b < nb; ++b) {
+        // Read out block b (started one float step ago), then start block
+        // b + 1. In this order the store does not wait for block b + 1's
+        // products, and the float step's loads wait only for this store.
         store_sums(int(b % 2), &sums[b % 2][0][0]);
         if (b + 1 < nb) {
           const int8_t* an = a + (b + 1) * kb;
