@@ -78,7 +78,14 @@ class SpmTokenizer final : public Tokenizer {
 Result<std::unique_ptr<Tokenizer>> spm_tokenizer_from_bytes(std::string_view bytes, const std::string& name) {
   NB_ASSIGN_OR_RETURN(SpmVocab vocab, parse_spm_vocab(bytes, name));
   auto sp = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  auto st = sp->LoadFromSerializedProto(bytes);
+  // The library reports most problems as a status but throws from its trie
+  // builder; either way the file is refused, never a crash.
+  sentencepiece::util::Status st;
+  try {
+    st = sp->LoadFromSerializedProto(bytes);
+  } catch (const std::exception& e) {
+    return Status::Error("SentencePiece model '" + name + "': rejected by libsentencepiece: " + e.what());
+  }
   if (!st.ok()) return Status::Error("SentencePiece model '" + name + "': " + st.ToString());
   if (sp->GetPieceSize() != int(vocab.pieces.size()))
     return Status::Error(strfmt("SentencePiece model '%s': library reports %d pieces, file holds %zu", name.c_str(),

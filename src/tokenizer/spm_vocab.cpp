@@ -110,6 +110,9 @@ Status read_piece(std::string_view msg, const std::string& where, SpmVocab& v) {
   if (type < 1 || type > 6) return Status::Error(strfmt("%s: piece type %lld is not 1..6", where.c_str(), (long long)type));
   if (!std::isfinite(score)) return Status::Error(where + ": non-finite score");
   if (piece.empty()) return Status::Error(where + ": empty piece");
+  // libsentencepiece's trie takes NUL-terminated keys and throws on a NUL
+  // inside one (found by the spm_model fuzzer); no real vocabulary has one.
+  if (piece.find('\0') != std::string::npos) return Status::Error(where + ": contains a NUL byte");
   v.pieces.push_back(std::move(piece));
   v.scores.push_back(score);
   v.types.push_back(int32_t(type));

@@ -118,6 +118,11 @@ TEST(TokenizerSpmVocab, RejectsMalformedProtobuf) {
   EXPECT_EQ(v->types, (std::vector<int32_t>{2, 3, 3}));
   EXPECT_EQ(v->bos_id, 1);
   EXPECT_TRUE(v->add_dummy_prefix);
+  // A NUL inside a piece (libsentencepiece's trie would throw on it).
+  auto nul = parse_spm_vocab(model + piece(std::string("a\0b", 3), 1), "nul.model");
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.status().message().find("NUL"), std::string::npos) << nul.status().message();
+  EXPECT_FALSE(spm_tokenizer_from_bytes(model + piece(std::string("a\0b", 3), 1), "nul.model").ok());
   // Only <unk>: the default bos_id 1 points past the pieces.
   auto one = parse_spm_vocab(piece("<unk>", 2), "one.model");
   ASSERT_FALSE(one.ok());
