@@ -54,6 +54,8 @@ Result<KernelResult> measure(FormatId f, int reps) {
   const kernels::KernelTable& tab = kernels::active_table();
   if (!wt.from_float) return Status::Error(std::string(wt.name) + ": nibble has no encoder for it");
   if (!at.from_float) return Status::Error(std::string(wt.name) + ": no encoder for its activation format");
+  if (!tab.matmul_scaled[size_t(f)] && !tab.matmul[size_t(f)])
+    return Status::Error(std::string(wt.name) + ": no matmul kernel");
   const size_t wrb = formats::row_bytes(f, kCols);
   const int64_t rows = std::max<int64_t>(16, int64_t(kWeightBytes / wrb) / 16 * 16);
   std::mt19937 rng(1);
@@ -72,8 +74,6 @@ Result<KernelResult> measure(FormatId f, int reps) {
     else
       tab.matmul[size_t(f)](w.data(), wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows);
   };
-  if (!tab.matmul_scaled[size_t(f)] && !tab.matmul[size_t(f)])
-    return Status::Error(std::string(wt.name) + ": no matmul kernel");
   return KernelResult{best_time([&] { call(1); }, reps), best_time([&] { call(kPrefillTokens); }, reps), rows,
                       wrb * size_t(rows)};
 }

@@ -661,13 +661,14 @@ void swiglu(float* out, const float* gate, const float* up, int64_t n) {
 
 void sigmoid(float* out, const float* x, int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  for (int64_t i = 0; i < n; i += 8) {
+  auto sig = [&](__m256 v) { return _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), v)))); };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, sig(_mm256_loadu_ps(x + i)));
+  if (i < n) {  // the tail through a zero-padded buffer, as swiglu
     float v[8] = {};
-    const int64_t m = n - i < 8 ? n - i : 8;
-    std::memcpy(v, x + i, size_t(m) * 4);
-    const __m256 e = exp256(_mm256_sub_ps(_mm256_setzero_ps(), _mm256_loadu_ps(v)));
-    _mm256_storeu_ps(v, _mm256_div_ps(one, _mm256_add_ps(one, e)));
-    std::memcpy(out + i, v, size_t(m) * 4);
+    std::memcpy(v, x + i, size_t(n - i) * 4);
+    _mm256_storeu_ps(v, sig(_mm256_loadu_ps(v)));
+    std::memcpy(out + i, v, size_t(n - i) * 4);
   }
 }
 
