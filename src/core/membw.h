@@ -25,7 +25,9 @@ std::string cpu_model_name();
 // one buffer of `bytes` is allocated and written once (each thread touches its
 // own slice, so pages exist and sit near the thread that reads them), then each
 // thread sums its own contiguous slice with the widest vector loads the CPU
-// has (AVX-512, AVX2, or plain 64-bit). Returns the best of `repeats` passes.
+// has (AVX-512, AVX2, or plain 64-bit; with AVX-512 also a second loop that
+// prefetches ahead, as the kernels do). Returns the best of `repeats` passes
+// of each loop.
 // Pick `bytes` well above the last-level cache. Returns 0 if the buffer cannot
 // be allocated.
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t(512) << 20, int repeats = 5);
