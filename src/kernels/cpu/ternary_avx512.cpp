@@ -215,6 +215,18 @@ void unpack_rows(const char* w, size_t wrb, int64_t rows, int64_t rows_padded, i
   }
 }
 
+// acc += u * x (vpdpbusd) in the accumulator's own register. With the
+// intrinsic, GCC 12 copies each of the 16 accumulators of micro_4x4 to a
+// scratch register and back around every vpdpbusd (it does not see that the
+// instruction updates its destination in place), about one move per multiply;
+// without them the kernel alone ran 20% faster on AMD Zen 5 (270-310 ->
+// 320-380 GMAC/s, 128 rows x 2048 x 64 tokens, 5 runs each).
+// (Taking acc by reference instead kept all 16 in memory.)
+inline __m512i dpbusd_in_place(__m512i acc, __m512i u, __m512i x) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(x));
+  return acc;
+}
+
 // acc[r][c] = Σ_k U[r][k] * X[c][k] over k < kp (a multiple of 64).
 void micro_4x4(const uint8_t* U, int64_t us, const int8_t* X, int64_t xs, int64_t kp, int32_t out[kMR][kMC]) {
   __m512i acc[kMR][kMC];
@@ -227,7 +239,7 @@ void micro_4x4(const uint8_t* U, int64_t us, const int8_t* X, int64_t xs, int64_
     for (int r = 0; r < kMR; ++r) {
       const __m512i u = _mm512_load_si512(U + r * us + k);
 #pragma GCC unroll 4
-      for (int c = 0; c < kMC; ++c) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], u, x[c]);
+      for (int c = 0; c < kMC; ++c) acc[r][c] = dpbusd_in_place(acc[r][c], u, x[c]);
     }
   }
   for (int r = 0; r < kMR; ++r)
