@@ -16,10 +16,6 @@
 namespace nb::kernels {
 namespace {
 
-// Weight rows per scheduling unit of matmul: large enough that each thread
-// streams whole cache lines of weights, small enough to balance decode.
-constexpr int64_t kMatmulGrainRows = 16;
-
 [[noreturn]] void fail(const char* what, const TensorView& W) {
   std::fprintf(stderr, "nibble: %s (weight format %s, shape %s)\n", what, formats::traits(W.format).name,
                shape_string(W).c_str());
@@ -27,6 +23,11 @@ constexpr int64_t kMatmulGrainRows = 16;
 }
 
 }  // namespace
+
+int64_t matmul_chunk_units(int64_t units, int64_t T, int threads) {
+  const int64_t chunks = int64_t(threads) * (T == 1 ? 1 : 4);
+  return std::max<int64_t>(1, (units + chunks - 1) / chunks);
+}
 
 void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
             ThreadPool& pool) {
@@ -66,13 +67,8 @@ void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, fl
     xq = dst;
   }
 
-  // Prefill kernels re-pack the whole activation batch on every call, so
-  // batches get a few large chunks per thread; decode gets the pool's default.
-  int64_t grain = kMatmulGrainRows;
-  if (T > 1) {
-    const int64_t want = (W.rows() + 4 * pool.size() - 1) / (4 * pool.size());
-    grain = std::max(grain, (want + kMatmulGrainRows - 1) / kMatmulGrainRows * kMatmulGrainRows);
-  }
+  const int64_t units = (W.rows() + kMatmulGrainRows - 1) / kMatmulGrainRows;
+  const int64_t grain = matmul_chunk_units(units, T, pool.size()) * kMatmulGrainRows;
   // A tensor-scale format with a float dot (NVFP4) stores the weights divided
   // by W.scale: each output is multiplied by it once, by the thread that
   // computed it. (Ternary formats take matmul_quantized's exact path.)

@@ -12,7 +12,7 @@
 namespace nb::kernels {
 
 namespace {
-constexpr int64_t kGrainRows = 16;  // rows per work unit, as in matmul()
+constexpr int64_t kGrainRows = kMatmulGrainRows;
 
 [[noreturn]] void fail(const char* what, const TensorView& W) {
   std::fprintf(stderr, "nibble: internal error: %s (format %s)\n", what, formats::traits(W.format).name);
@@ -53,7 +53,7 @@ void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t x
             tab.matmul[size_t(W.format)](W.data, wrb, r0, r1, k, p.Xq, xq_row_bytes, T, p.Y, p.y_stride);
         }
       },
-      1);
+      matmul_chunk_units(units, T, pool.size()));
 }
 
 void matmul_quantized(const TensorView& W, const void* Xq, size_t xq_row_bytes, int64_t T, float* Y,
