@@ -507,6 +507,93 @@ void matmul_tq_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t ns
   }
 }
 
+// Prefill without the tile unit: an L2-sized block of rows unpacked once to
+// unsigned trits c = w + 1 (tq_trits + 1, natural element order) with their
+// d_w, the tokens' Q8_K codes copied to contiguous rows; then per 4 rows x 4
+// tokens and block: 16 vpdpbusd sums over the block's 256 elements, reduced
+// to one int32 per (row, token), Σ q subtracted, and per row the four
+// tokens' float steps run lane-wise in block order, the reference's scalar
+// expression per lane. Exact as the decode path; the weights are decoded once
+// per block instead of once per token.
+template <class F>
+void matmul_tq_tiles(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nsb, const char* x, size_t xrb,
+                     int64_t T, float* y, int64_t ys) {
+  using Block = typename F::Block;
+  const int64_t kp = nsb * kQK_K, Tp = (T + kMC - 1) / kMC * kMC;
+  int8_t* X = static_cast<int8_t*>(cpu::scratch(1, size_t(Tp * kp) + size_t(Tp * nsb) * 8));
+  int32_t* QS = reinterpret_cast<int32_t*>(X + Tp * kp);  // [j][t]: block-major, tokens adjacent
+  float* DA = reinterpret_cast<float*>(QS + Tp * nsb);
+  for (int64_t t = 0; t < Tp; ++t)
+    for (int64_t j = 0; j < nsb; ++j) {
+      int32_t sum = 0;
+      float d = 0.0f;
+      if (t < T) {
+        const BlockQ8_K& xb = reinterpret_cast<const BlockQ8_K*>(x + t * xrb)[j];
+        std::memcpy(X + t * kp + j * kQK_K, xb.qs, kQK_K);
+        for (int g = 0; g < kQK_K / 16; ++g) sum += xb.bsums[g];
+        d = xb.d;
+      } else {  // padding tokens: no products, d_a = 0, never stored
+        std::memset(X + t * kp + j * kQK_K, 0, kQK_K);
+      }
+      QS[j * Tp + t] = sum;
+      DA[j * Tp + t] = d;
+    }
+  int64_t rb = int64_t(kUnpackBlockBytes / size_t(kp)) / kMR * kMR;
+  if (rb < kMR) rb = kMR;
+  uint8_t* U = static_cast<uint8_t*>(cpu::scratch(0, size_t(rb * kp) + size_t(rb * nsb) * sizeof(float)));
+  float* DW = reinterpret_cast<float*>(U + rb * kp);
+  const __m512i one = _mm512_set1_epi8(1);
+  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
+    const int64_t rows = b0 + rb < r1 ? rb : r1 - b0, rows_p = (rows + kMR - 1) / kMR * kMR;
+    for (int64_t r = 0; r < rows_p; ++r)
+      for (int64_t j = 0; j < nsb; ++j) {
+        uint8_t* dst = U + r * kp + j * kQK_K;
+        if (r >= rows) {  // padding rows: no products, d_w = 0, never stored
+          std::memset(dst, 0, kQK_K);
+          DW[r * nsb + j] = 0.0f;
+          continue;
+        }
+        const Block& blk = reinterpret_cast<const Block*>(w + (b0 + r) * wrb)[j];
+        tq_trits(blk, reinterpret_cast<int8_t*>(dst));
+        for (int i = 0; i < kQK_K; i += 64)
+          _mm512_storeu_si512(dst + i, _mm512_add_epi8(_mm512_loadu_si512(dst + i), one));
+        DW[r * nsb + j] = _cvtsh_ss(blk.d);
+      }
+    for (int64_t t0 = 0; t0 < T; t0 += kMC)
+      for (int64_t i = 0; i < rows_p; i += kMR) {
+        __m128 sum[kMR];
+        for (int r = 0; r < kMR; ++r) sum[r] = _mm_setzero_ps();
+        for (int64_t j = 0; j < nsb; ++j) {
+          __m512i acc[kMR][kMC];
+          for (int r = 0; r < kMR; ++r)
+            for (int c = 0; c < kMC; ++c) acc[r][c] = _mm512_setzero_si512();
+          for (int64_t k = j * kQK_K; k < (j + 1) * kQK_K; k += 64) {
+            __m512i xv[kMC];
+            for (int c = 0; c < kMC; ++c) xv[c] = _mm512_load_si512(X + (t0 + c) * kp + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < kMR; ++r) {
+              const __m512i u = _mm512_load_si512(U + (i + r) * kp + k);
+#pragma GCC unroll 4
+              for (int c = 0; c < kMC; ++c) acc[r][c] = dpbusd_in_place(acc[r][c], u, xv[c]);
+            }
+          }
+          const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(QS + j * Tp + t0));
+          const __m128 da = _mm_loadu_ps(DA + j * Tp + t0);
+          for (int r = 0; r < kMR; ++r) {
+            const __m128i s = _mm_sub_epi32(reduce4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]), qs);
+            const __m128 dw = _mm_set1_ps(DW[(i + r) * nsb + j]);
+            sum[r] = _mm_add_ps(sum[r], no_contract(_mm_mul_ps(_mm_mul_ps(dw, da), _mm_cvtepi32_ps(s))));
+          }
+        }
+        for (int r = 0; r < kMR && i + r < rows; ++r) {
+          float out[kMC];
+          _mm_storeu_ps(out, sum[r]);
+          for (int c = 0; c < kMC && t0 + c < T; ++c) y[(t0 + c) * ys + b0 + i + r] = out[c];
+        }
+      }
+  }
+}
+
 template <class F>
 void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
                float* y, int64_t ys) {
@@ -515,42 +602,24 @@ void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
   const int64_t nsb = k / kQK_K;
   if (r1 <= r0 || nsb == 0) return;
   if (T > 1 && amx_int8_ready()) return matmul_tq_amx<F>(w, wrb, r0, r1, nsb, x, xrb, T, y, ys);
-  // Layout of every token, then Σ q and d per block.
+  if (T > 1) return matmul_tq_tiles<F>(w, wrb, r0, r1, nsb, x, xrb, T, y, ys);
+  // Decode: the token in layout form, then Σ q and d per block.
   const size_t lay = size_t(nsb) * 64 * F::kPlanes;
-  int8_t* XL = static_cast<int8_t*>(cpu::scratch(1, size_t(T) * (lay + size_t(nsb) * 8)));
-  int32_t* QS = reinterpret_cast<int32_t*>(XL + size_t(T) * lay);
-  float* DA = reinterpret_cast<float*>(QS + T * nsb);
-  for (int64_t t = 0; t < T; ++t) {
-    const BlockQ8_K* xb = reinterpret_cast<const BlockQ8_K*>(x + t * xrb);
-    for (int64_t j = 0; j < nsb; ++j) {
-      F::layout(xb[j].qs, XL + size_t(t) * lay + size_t(j) * 64 * F::kPlanes);
-      int32_t s = 0;
-      for (int g = 0; g < kQK_K / 16; ++g) s += xb[j].bsums[g];
-      QS[t * nsb + j] = s;
-      DA[t * nsb + j] = xb[j].d;
-    }
+  int8_t* XL = static_cast<int8_t*>(cpu::scratch(1, lay + size_t(nsb) * 8));
+  int32_t* QS = reinterpret_cast<int32_t*>(XL + lay);
+  float* DA = reinterpret_cast<float*>(QS + nsb);
+  const BlockQ8_K* xb = reinterpret_cast<const BlockQ8_K*>(x);
+  for (int64_t j = 0; j < nsb; ++j) {
+    F::layout(xb[j].qs, XL + size_t(j) * 64 * F::kPlanes);
+    int32_t s = 0;
+    for (int g = 0; g < kQK_K / 16; ++g) s += xb[j].bsums[g];
+    QS[j] = s;
+    DA[j] = xb[j].d;
   }
-  if (T == 1) {
-    for_row_streams<4>(
-        r0, r1,
-        [&](int64_t r, int64_t part) { tq_rows<F, 4>(w + r * wrb, wrb * size_t(part), nsb, XL, QS, DA, y + r, part); },
-        [&](int64_t r) { tq_rows<F, 1>(w + r * wrb, wrb, nsb, XL, QS, DA, y + r, 1); });
-    return;
-  }
-  // Prefill: rows in L2-sized blocks; each token runs over the block with its layout in L1.
-  int64_t rb = int64_t((256u << 10) / wrb) / 4 * 4;
-  if (rb < 4) rb = 4;
-  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
-    const int64_t b1 = b0 + rb < r1 ? b0 + rb : r1;
-    for (int64_t t = 0; t < T; ++t) {
-      const int8_t* xl = XL + size_t(t) * lay;
-      const int32_t* qs = QS + t * nsb;
-      const float* da = DA + t * nsb;
-      int64_t r = b0;
-      for (; r + 4 <= b1; r += 4) tq_rows<F, 4>(w + r * wrb, wrb, nsb, xl, qs, da, y + t * ys + r, 1);
-      for (; r < b1; ++r) tq_rows<F, 1>(w + r * wrb, wrb, nsb, xl, qs, da, y + t * ys + r, 1);
-    }
-  }
+  for_row_streams<4>(
+      r0, r1,
+      [&](int64_t r, int64_t part) { tq_rows<F, 4>(w + r * wrb, wrb * size_t(part), nsb, XL, QS, DA, y + r, part); },
+      [&](int64_t r) { tq_rows<F, 1>(w + r * wrb, wrb, nsb, XL, QS, DA, y + r, 1); });
 }
 
 }  // namespace
