@@ -121,30 +121,18 @@ __attribute__((target("avx2"))) uint64_t sum_avx2(const uint8_t* p, size_t n_blo
   return lanes[0] + lanes[1] + lanes[2] + lanes[3];
 }
 
+// With kPrefetch, the loop also asks for the lines two blocks ahead, as the
+// matmul kernels do. Some CPUs' hardware prefetchers alone leave bandwidth
+// unused (AMD Zen 5: one core reads 27 GB/s plain and 34 GB/s so), and a
+// kernel must not appear to beat the memory roof because the probe was
+// weaker than the kernel.
+template <bool kPrefetch>
 __attribute__((target("avx512f"))) uint64_t sum_avx512(const uint8_t* p, size_t n_blocks) {
   __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
   for (size_t i = 0; i < n_blocks; ++i, p += kBlock) {
-    s0 = _mm512_add_epi64(s0, _mm512_load_si512(p));
-    s1 = _mm512_add_epi64(s1, _mm512_load_si512(p + 64));
-    s2 = _mm512_add_epi64(s2, _mm512_load_si512(p + 128));
-    s3 = _mm512_add_epi64(s3, _mm512_load_si512(p + 192));
-  }
-  alignas(64) uint64_t lanes[8];
-  _mm512_store_si512(lanes, _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3)));
-  uint64_t total = 0;
-  for (uint64_t v : lanes) total += v;
-  return total;
-}
-
-// The same loop asking for the lines two blocks ahead, as the matmul kernels
-// do. Some CPUs' hardware prefetchers alone leave bandwidth unused (AMD Zen 5:
-// one core reads 27 GB/s plain and 34 GB/s so), and a kernel must not appear
-// to beat the memory roof because the probe was weaker than the kernel.
-__attribute__((target("avx512f"))) uint64_t sum_avx512_prefetch(const uint8_t* p, size_t n_blocks) {
-  __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-  for (size_t i = 0; i < n_blocks; ++i, p += kBlock) {
-    for (size_t line = 0; line < kBlock; line += 64)  // past the end is harmless: prefetches never fault
-      _mm_prefetch(reinterpret_cast<const char*>(p) + 2 * kBlock + line, _MM_HINT_T0);
+    if (kPrefetch)
+      for (size_t line = 0; line < kBlock; line += 64)  // past the end is harmless: prefetches never fault
+        _mm_prefetch(reinterpret_cast<const char*>(p) + 2 * kBlock + line, _MM_HINT_T0);
     s0 = _mm512_add_epi64(s0, _mm512_load_si512(p));
     s1 = _mm512_add_epi64(s1, _mm512_load_si512(p + 64));
     s2 = _mm512_add_epi64(s2, _mm512_load_si512(p + 128));
@@ -164,7 +152,7 @@ using SumFn = uint64_t (*)(const uint8_t*, size_t);
 std::vector<SumFn> pick_sums() {
 #if NB_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return {sum_avx512, sum_avx512_prefetch};
+  if (__builtin_cpu_supports("avx512f")) return {sum_avx512<false>, sum_avx512<true>};
   if (__builtin_cpu_supports("avx2")) return {sum_avx2};
 #endif
   return {sum_plain};
