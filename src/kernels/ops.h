@@ -29,9 +29,10 @@ inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& po
 // Units (of 16 weight rows) per parallel_for chunk of a matmul over `units`
 // units for T tokens on `threads` threads. Decode: one chunk per thread, so
 // each thread reads its rows as long sequential streams and prepares the
-// activation row once (AMD Zen 5, 2 threads: TinyLlama Q4_0 decode 89-97 t/s
-// against 53-77 with the pool's 8 chunks per thread, mmfree-370m T2 490-615
-// against 360-390). Prefill kernels re-pack the whole activation batch on
+// activation row once (AMD Zen 5, 2 threads, against the pool's 8 chunks per
+// thread, 2 interleaved runs: mmfree-370m T2 549-556 t/s against 380-397,
+// mmfree-1.3b T2 174-179 against 155-157, TinyLlama Q4_0 within the noise).
+// Prefill kernels re-pack the whole activation batch on
 // every call, so a few large chunks per thread (4), which still balance a
 // thread that starts late.
 int64_t matmul_chunk_units(int64_t units, int64_t T, int threads);
