@@ -74,6 +74,13 @@ inline __mmask64 first_bytes(int64_t n) { return n >= 64 ? ~__mmask64(0) : (__mm
 inline __m512i times3(__m512i b) { return _mm512_add_epi8(_mm512_add_epi8(b, b), b); }
 inline __m256i times3(__m256i b) { return _mm256_add_epi8(_mm256_add_epi8(b, b), b); }
 
+// Σ of a Q8_K block's 256 codes, from its bsums.
+int32_t code_sum(const BlockQ8_K& b) {
+  int32_t s = 0;
+  for (int g = 0; g < kQK_K / 16; ++g) s += b.bsums[g];
+  return s;
+}
+
 // Exact Σ of n int8 codes.
 int32_t code_sum(const int8_t* q, int64_t n) {
   const __m512i ones = _mm512_set1_epi8(1);
@@ -478,12 +485,38 @@ inline void tq_trits(const BlockTQ1_0& b, int8_t* dst) {
   }
 }
 
+// Rows [0, rows_p) of a block of TQ weight rows (row r at w + r * wrb) as
+// one byte per element, trit + offset in element order (nsb * kQK_K a row),
+// and each block's d_w; rows from `rows` on are zero bytes with d_w = 0 (no
+// products). offset 0: signed trits for the tile unit; 1: unsigned c = w + 1
+// for vpdpbusd.
+template <class F>
+void unpack_tq_rows(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64_t nsb, int8_t offset,
+                    int8_t* codes, float* dw) {
+  using Block = typename F::Block;
+  const __m512i add = _mm512_set1_epi8(offset);
+  for (int64_t r = 0; r < rows_p; ++r)
+    for (int64_t j = 0; j < nsb; ++j) {
+      int8_t* dst = codes + (r * nsb + j) * kQK_K;
+      if (r >= rows) {
+        std::memset(dst, 0, kQK_K);
+        dw[r * nsb + j] = 0.0f;
+        continue;
+      }
+      const Block& blk = reinterpret_cast<const Block*>(w + r * wrb)[j];
+      tq_trits(blk, dst);
+      if (offset != 0)
+        for (int i = 0; i < kQK_K; i += 64)
+          _mm512_storeu_si512(dst + i, _mm512_add_epi8(_mm512_loadu_si512(dst + i), add));
+      dw[r * nsb + j] = _cvtsh_ss(blk.d);
+    }
+}
+
 // Prefill on the tile unit (block_gemm_amx.h): signed trits of an L2-sized
 // row block against Q8_K code panels; the reference dot's values exactly.
 template <class F>
 void matmul_tq_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nsb, const char* x, size_t xrb,
                    int64_t T, float* y, int64_t ys) {
-  using Block = typename F::Block;
   const int64_t Tp = (T + 15) / 16 * 16;
   int8_t* panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_block_panel_bytes(Tp, nsb, kQK_K)));
   float* dx = static_cast<float*>(cpu::scratch(4, size_t(Tp * nsb) * sizeof(float)));
@@ -491,18 +524,7 @@ void matmul_tq_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t ns
   const cpu::AmxRowBlock rbk = cpu::amx_row_block(nsb, kQK_K, kUnpackBlockBytes);
   for (int64_t b0 = r0; b0 < r1; b0 += rbk.rb) {
     const int64_t rows = b0 + rbk.rb < r1 ? rbk.rb : r1 - b0, rows_p = (rows + 15) / 16 * 16;
-    for (int64_t r = 0; r < rows_p; ++r)
-      for (int64_t j = 0; j < nsb; ++j) {
-        int8_t* dst = rbk.codes + (r * nsb + j) * kQK_K;
-        if (r >= rows) {
-          std::memset(dst, 0, kQK_K);
-          rbk.dw[r * nsb + j] = 0.0f;
-          continue;
-        }
-        const Block& blk = reinterpret_cast<const Block*>(w + (b0 + r) * wrb)[j];
-        tq_trits(blk, dst);
-        rbk.dw[r * nsb + j] = _cvtsh_ss(blk.d);
-      }
+    unpack_tq_rows<F>(w + b0 * wrb, wrb, rows, rows_p, nsb, 0, rbk.codes, rbk.dw);
     cpu::amx_block_gemm(kQK_K, rbk.codes, rbk.dw, rows, rows_p, panels, dx, T, Tp, nsb, y + b0, ys, rbk.acc);
   }
 }
@@ -518,7 +540,6 @@ void matmul_tq_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t ns
 template <class F>
 void matmul_tq_tiles(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nsb, const char* x, size_t xrb,
                      int64_t T, float* y, int64_t ys) {
-  using Block = typename F::Block;
   const int64_t kp = nsb * kQK_K, Tp = (T + kMC - 1) / kMC * kMC;
   int8_t* X = static_cast<int8_t*>(cpu::scratch(1, size_t(Tp * kp) + size_t(Tp * nsb) * 8));
   int32_t* QS = reinterpret_cast<int32_t*>(X + Tp * kp);  // [j][t]: block-major, tokens adjacent
@@ -530,7 +551,7 @@ void matmul_tq_tiles(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t 
       if (t < T) {
         const BlockQ8_K& xb = reinterpret_cast<const BlockQ8_K*>(x + t * xrb)[j];
         std::memcpy(X + t * kp + j * kQK_K, xb.qs, kQK_K);
-        for (int g = 0; g < kQK_K / 16; ++g) sum += xb.bsums[g];
+        sum = code_sum(xb);
         d = xb.d;
       } else {  // padding tokens: no products, d_a = 0, never stored
         std::memset(X + t * kp + j * kQK_K, 0, kQK_K);
@@ -542,23 +563,9 @@ void matmul_tq_tiles(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t 
   if (rb < kMR) rb = kMR;
   uint8_t* U = static_cast<uint8_t*>(cpu::scratch(0, size_t(rb * kp) + size_t(rb * nsb) * sizeof(float)));
   float* DW = reinterpret_cast<float*>(U + rb * kp);
-  const __m512i one = _mm512_set1_epi8(1);
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
     const int64_t rows = b0 + rb < r1 ? rb : r1 - b0, rows_p = (rows + kMR - 1) / kMR * kMR;
-    for (int64_t r = 0; r < rows_p; ++r)
-      for (int64_t j = 0; j < nsb; ++j) {
-        uint8_t* dst = U + r * kp + j * kQK_K;
-        if (r >= rows) {  // padding rows: no products, d_w = 0, never stored
-          std::memset(dst, 0, kQK_K);
-          DW[r * nsb + j] = 0.0f;
-          continue;
-        }
-        const Block& blk = reinterpret_cast<const Block*>(w + (b0 + r) * wrb)[j];
-        tq_trits(blk, reinterpret_cast<int8_t*>(dst));
-        for (int i = 0; i < kQK_K; i += 64)
-          _mm512_storeu_si512(dst + i, _mm512_add_epi8(_mm512_loadu_si512(dst + i), one));
-        DW[r * nsb + j] = _cvtsh_ss(blk.d);
-      }
+    unpack_tq_rows<F>(w + b0 * wrb, wrb, rows, rows_p, nsb, 1, reinterpret_cast<int8_t*>(U), DW);
     for (int64_t t0 = 0; t0 < T; t0 += kMC)
       for (int64_t i = 0; i < rows_p; i += kMR) {
         __m128 sum[kMR];
@@ -611,9 +618,7 @@ void matmul_tq(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
   const BlockQ8_K* xb = reinterpret_cast<const BlockQ8_K*>(x);
   for (int64_t j = 0; j < nsb; ++j) {
     F::layout(xb[j].qs, XL + size_t(j) * 64 * F::kPlanes);
-    int32_t s = 0;
-    for (int g = 0; g < kQK_K / 16; ++g) s += xb[j].bsums[g];
-    QS[j] = s;
+    QS[j] = code_sum(xb[j]);
     DA[j] = xb[j].d;
   }
   for_row_streams<4>(
