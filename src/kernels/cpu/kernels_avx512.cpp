@@ -296,11 +296,15 @@ struct Q8_0Quad {
   }
 };
 
-inline __m512 quad_step(__m512 acc, __m512i lo, __m512i hi, __m512 dw, const uint8_t* a) {
+// d: the scale products dw * dx (block b's in 128-bit lane b).
+inline __m512 quad_step_scaled(__m512 acc, __m512i lo, __m512i hi, __m512 d, const uint8_t* a) {
   const __m512i corr = _mm512_load_si512(a + 192);
   __m512i s = _mm512_dpbusd_epi32(corr, lo, _mm512_load_si512(a));
   s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(a + 64));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_load_ps(a + 128)), acc);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
+}
+inline __m512 quad_step(__m512 acc, __m512i lo, __m512i hi, __m512 dw, const uint8_t* a) {
+  return quad_step_scaled(acc, lo, hi, _mm512_mul_ps(dw, _mm512_load_ps(a + 128)), a);
 }
 
 template <class F>
@@ -399,11 +403,32 @@ void quad_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t
       hi[r] = _mm512_load_si512(p + 64);
       dw[r] = _mm512_load_ps(p + 128);
     }
+    if constexpr (R == 4) {
+      // The 16 scale products dw[r][b] * dx[c][b] of a token in one multiply:
+      // lane 4b + r of g holds dw[r][b] (a blend of the rows' dw vectors,
+      // whose 128-bit lane b repeats dw[r][b]), so g * dx puts each product
+      // in lane 4b + r, and an in-lane broadcast of element r gives row r
+      // the vector quad_step would have multiplied: the same products, hence
+      // the same sums. One multiply and four shuffles instead of four
+      // multiplies (multiplies share the VPDPBUSD pipes; shuffles mostly not).
+      const __m512 g = _mm512_mask_blend_ps(
+          0x8888, _mm512_mask_blend_ps(0x4444, _mm512_mask_blend_ps(0x2222, dw[0], dw[1]), dw[2]), dw[3]);
 #pragma GCC unroll 16
-    for (int c = 0; c < C; ++c) {
-      const uint8_t* a = xp + c * x_tok + q * kXQuad;
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* a = xp + c * x_tok + q * kXQuad;
+        const __m512 p = _mm512_mul_ps(g, _mm512_load_ps(a + 128));
+        const __m512 d[4] = {_mm512_permute_ps(p, 0x00), _mm512_permute_ps(p, 0x55), _mm512_permute_ps(p, 0xAA),
+                             _mm512_permute_ps(p, 0xFF)};
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) acc[r][c] = quad_step(acc[r][c], lo[r], hi[r], dw[r], a);
+        for (int r = 0; r < R; ++r) acc[r][c] = quad_step_scaled(acc[r][c], lo[r], hi[r], d[r], a);
+      }
+    } else {
+#pragma GCC unroll 16
+      for (int c = 0; c < C; ++c) {
+        const uint8_t* a = xp + c * x_tok + q * kXQuad;
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[r][c] = quad_step(acc[r][c], lo[r], hi[r], dw[r], a);
+      }
     }
   }
 #pragma GCC unroll 16
