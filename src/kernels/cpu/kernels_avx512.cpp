@@ -185,7 +185,8 @@ void matmul_float(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k,
 }
 
 // ============================================================================
-// Q8_0 / Q4_0 weights x Q8_0 activations (VNNI), four blocks per step.
+// Q8_0 / Q4_0 weights x Q8_0 activations (VNNI), 4 (Q8_0) or 8 (Q4_0) blocks
+// per step.
 //
 // vpdpbusd multiplies unsigned by signed bytes. The weights take the unsigned
 // side with an offset (Q8_0: w + 128, one xor; Q4_0: the 4-bit code itself,
@@ -194,25 +195,26 @@ void matmul_float(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k,
 // once per token. So every lane holds the exact int32 sum of its products
 // w * x, for any int8 weights (-128 included) and any int8 activations.
 //
-// Layout of one step ("quad" = 4 blocks): two zmm `lo` / `hi` hold values
-// 0..15 / 16..31 of each block, block i in 128-bit lane i. That is the order
-// in which Q4_0 stores its codes (low / high nibbles), so its unpacking is one
-// word permute and two masks; Q8_0 gathers its bytes with two permutes. The
-// activations are packed once per call to match (x_lo, x_hi). Each int32 lane
-// then sums 8 products of one block, and per quad and output
-//   s = dpbusd(dpbusd(corr, lo, x_lo), hi, x_hi);  acc += float(s) * (dw * dx)
-// with dw, dx broadcast over the 4 lanes of their block; then hsum512. Compared
-// with two blocks per zmm this halves the float work per multiply-add, which
-// is what bounds prefill. Blocks past the row end (nb not a multiple of 4)
-// read as zero bytes, with x = 0, dx = 0 and corr = 0. The same instructions
-// run for T = 1 (weights straight from the file layout) and T > 1 (weights
-// packed per row block into lo, hi, dw).
+// Layout of one step of B blocks: each of V = B / 2 code vectors holds
+// 64 / B bytes of every block (16 for Q8_0, 8 for Q4_0: which of a block's
+// codes, and which block sits at which position, is the format's, below),
+// so each int32 lane sums 4 V products of one block, and a block owns
+// L = 16 / B lanes. Per step and output
+//   s = corr; s = dpbusd(s, v[k], x[k]) for k < V;  acc += float(s) * (dw * dx)
+// with dw, dx repeated over the block's L lanes; then hsum512. The float work
+// (a conversion, a multiply and an FMA per step and output) is what bounds
+// prefill, so more blocks per step is faster: Q4_0 takes 8 (prefill kernel
+// on Zen 5, 3 interleaved runs: 158 -> 181 GMAC/s per core; decode within
+// the noise at model level), Q8_0 4 (its codes are a whole byte each: 8
+// blocks would need twice the gathering). The activations are packed once
+// per call to match. Blocks past the row end (nb not a multiple of B) read
+// as zero bytes, with x = 0, dx = 0 and corr = 0. The same instructions run
+// for T = 1 (weights straight from the file layout) and T > 1 (weights packed
+// per row block into v and dw), so the two give the same bits.
 // ============================================================================
-constexpr size_t kXQuad = 256;  // per token and quad: x_lo, x_hi, dx (16 floats), corr (16 int32)
-constexpr size_t kWQuad = 192;  // prefill: per row and quad: lo, hi, dw
-
-struct Quad {
-  __m512i lo, hi;
+template <int V>
+struct Codes {
+  __m512i v[V];
   __m512 dw;
 };
 
@@ -224,21 +226,33 @@ inline __m512i load_upto(const char* p, int64_t off, int64_t bytes) {
   return _mm512_maskz_loadu_epi8((__mmask64(1) << n) - 1, p + off);
 }
 
-// Q4_0: word j of the gathered codes is block j/8's code word j%8, at word
-// 9 * (j/8) + 1 + j%8 of the quad's 36 words (>= 32: second source). The code
-// bytes start at even offsets, so a word permute (AVX512BW) is enough.
+// Q4_0, 8 blocks as two runs of 4 (A: blocks 0..3, B: 4..7), each read as
+// 4 blocks: word j of the gathered codes is block j/8's code word j%8, at
+// word 9 * (j/8) + 1 + j%8 of the run's 36 words (>= 32: second source), so
+// that 128-bit lane i holds block i's codes, low nibbles = codes 0..15, high
+// = 16..31. The step's qword 2i belongs to A's block i, qword 2i + 1 to B's:
+// qword blends of the runs' vectors, and for the halves on the wrong side a
+// swap of the qwords of each 128-bit lane (in-lane shuffles and blends issue
+// beside VPDPBUSD; cross-lane permutes would not). Vector k holds A's codes
+// 8k .. 8k + 7 and B's 8 (k ^ 1) ..; the activations are packed to match
+// (kBlockAt, kChunkXor).
 alignas(64) constexpr uint16_t kQ4Gather[32] = {1,  2,  3,  4,  5,  6,  7,  8,  10, 11, 12, 13, 14, 15, 16, 17,
                                                 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31, 32, 33, 34, 35};
-// fp16 word l (< 16) of the scales: block l/4's d, word 9 * (l/4).
-alignas(64) constexpr uint16_t kQ4Scales[32] = {0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27};
+// fp16 word l (< 16) of the step's scales, lanes 4i..4i+3 = A's block i
+// twice, then B's (word 9i of each run's first load; B's as second source).
+alignas(64) constexpr uint16_t kQ4Scales[32] = {0, 0, 32, 32, 9, 9, 41, 41, 18, 18, 50, 50, 27, 27, 59, 59};
 
-struct Q4_0Quad {
+struct Q4_0Step {
+  static constexpr int kBlocks = 8, kVecs = 4;
   static constexpr int kOffset = 8;
-  static constexpr int64_t kBytes = 4 * int64_t(sizeof(BlockQ4_0));  // 72
-  // `bytes`: how many of the quad's bytes exist (kBytes unless the row ends).
+  static constexpr int kBlockAt[8] = {0, 4, 1, 5, 2, 6, 3, 7};   // block of qword position p
+  static constexpr int kChunkXor[8] = {0, 1, 0, 1, 0, 1, 0, 1};  // its 8 codes in vector k: chunk k ^ this
+  static constexpr int64_t kRunBytes = 4 * int64_t(sizeof(BlockQ4_0));  // 72
+  static constexpr int64_t kBytes = 2 * kRunBytes;
+  // Codes of 4 blocks (low nibbles, high nibbles); r0: their first 64 bytes.
   template <bool kFull>
-  static Quad prep(const char* p, int64_t bytes) {
-    __m512i r0, r1;
+  static void run(const char* p, int64_t bytes, __m512i& lo, __m512i& hi, __m512i& r0) {
+    __m512i r1;
     if (kFull) {
       r0 = _mm512_loadu_si512(p);
       r1 = _mm512_castsi128_si512(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 64)));
@@ -248,33 +262,49 @@ struct Q4_0Quad {
     }
     const __m512i q = _mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ4Gather), r1);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    Quad w;
-    w.lo = _mm512_and_si512(q, m4);
-    w.hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-    w.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_load_si512(kQ4Scales), r0)));
+    lo = _mm512_and_si512(q, m4);
+    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+  }
+  // `bytes`: how many of the step's bytes exist (kBytes unless the row ends).
+  template <bool kFull>
+  static Codes<kVecs> prep(const char* p, int64_t bytes) {
+    __m512i loA, hiA, loB, hiB, rA, rB;
+    run<kFull>(p, bytes, loA, hiA, rA);
+    if (kFull) run<true>(p + kRunBytes, kRunBytes, loB, hiB, rB);
+    else run<false>(p + kRunBytes, bytes - kRunBytes, loB, hiB, rB);
+    constexpr __mmask8 odd = 0xAA;  // qword positions 2i + 1: B's
+    Codes<kVecs> w;
+    w.v[0] = _mm512_mask_blend_epi64(odd, loA, loB);                                       // A 0..7,   B 8..15
+    w.v[1] = _mm512_shuffle_epi32(_mm512_mask_blend_epi64(odd, loB, loA), _MM_PERM_BADC);  // A 8..15,  B 0..7
+    w.v[2] = _mm512_mask_blend_epi64(odd, hiA, hiB);                                       // A 16..23, B 24..31
+    w.v[3] = _mm512_shuffle_epi32(_mm512_mask_blend_epi64(odd, hiB, hiA), _MM_PERM_BADC);  // A 24..31, B 16..23
+    w.dw = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(rA, _mm512_load_si512(kQ4Scales), rB)));
     return w;
   }
 };
 
-// Q8_0 (34-byte blocks, codes at even offsets 34i + 2): lo takes words
-// 17i + 1 .. 17i + 8 and hi words 17i + 9 .. 17i + 16 of the quad's 68 words.
-// Words 0..63 come from two 64-byte loads and a two-source permute; hi's last
-// four (64..67) from an 8-byte load and a masked permute with the same index
-// (its low 5 bits, 0..3). Three loads that do not overlap: from DRAM this ran
-// at 1.45x the speed of four overlapping 64-byte loads on AMD Zen 5 (a
-// synthetic 4-stream read with the two patterns, 29 vs 20 GB/s).
+// Q8_0 (34-byte blocks, codes at even offsets 34i + 2): v[0] takes words
+// 17i + 1 .. 17i + 8 and v[1] words 17i + 9 .. 17i + 16 of the 4 blocks' 68
+// words. Words 0..63 come from two 64-byte loads and a two-source permute;
+// v[1]'s last four (64..67) from an 8-byte load and a masked permute with the
+// same index (its low 5 bits, 0..3). Three loads that do not overlap: from
+// DRAM this ran at 1.45x the speed of four overlapping 64-byte loads on AMD
+// Zen 5 (a synthetic 4-stream read with the two patterns, 29 vs 20 GB/s).
 alignas(64) constexpr uint16_t kQ8GatherLo[32] = {1,  2,  3,  4,  5,  6,  7,  8,  18, 19, 20, 21, 22, 23, 24, 25,
                                                   35, 36, 37, 38, 39, 40, 41, 42, 52, 53, 54, 55, 56, 57, 58, 59};
 alignas(64) constexpr uint16_t kQ8GatherHi[32] = {9,  10, 11, 12, 13, 14, 15, 16, 26, 27, 28, 29, 30, 31, 32, 33,
                                                   43, 44, 45, 46, 47, 48, 49, 50, 60, 61, 62, 63, 0,  1,  2,  3};
-constexpr __mmask32 kQ8HiTail = 0xF0000000u;  // hi's words 28..31: quad words 64..67
+constexpr __mmask32 kQ8HiTail = 0xF0000000u;  // v[1]'s words 28..31: words 64..67
 alignas(64) constexpr uint16_t kQ8Scales[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51};
 
-struct Q8_0Quad {
+struct Q8_0Step {
+  static constexpr int kBlocks = 4, kVecs = 2;
+  static constexpr int kBlockAt[4] = {0, 1, 2, 3};   // blocks in order; vector k: codes 16k .. 16k + 15
+  static constexpr int kChunkXor[4] = {0, 0, 0, 0};
   static constexpr int kOffset = 128;
-  static constexpr int64_t kBytes = 4 * int64_t(sizeof(BlockQ8_0));  // 136
+  static constexpr int64_t kBytes = kBlocks * int64_t(sizeof(BlockQ8_0));  // 136
   template <bool kFull>
-  static Quad prep(const char* p, int64_t bytes) {
+  static Codes<kVecs> prep(const char* p, int64_t bytes) {
     __m512i r0, r1, r2;
     if (kFull) {
       r0 = _mm512_loadu_si512(p);
@@ -287,52 +317,61 @@ struct Q8_0Quad {
     }
     const __m512i flip = _mm512_set1_epi8(char(0x80)), hi_idx = _mm512_load_si512(kQ8GatherHi);
     const __m512i hi = _mm512_mask_permutexvar_epi16(_mm512_permutex2var_epi16(r0, hi_idx, r1), kQ8HiTail, hi_idx, r2);
-    Quad w;
-    w.lo = _mm512_xor_si512(_mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ8GatherLo), r1), flip);
-    w.hi = _mm512_xor_si512(hi, flip);
+    Codes<kVecs> w;
+    w.v[0] = _mm512_xor_si512(_mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ8GatherLo), r1), flip);
+    w.v[1] = _mm512_xor_si512(hi, flip);
     w.dw = _mm512_cvtph_ps(
         _mm512_castsi512_si256(_mm512_permutex2var_epi16(r0, _mm512_load_si512(kQ8Scales), r1)));
     return w;
   }
 };
 
-// d: the scale products dw * dx (block b's in 128-bit lane b).
-inline __m512 quad_step_scaled(__m512 acc, __m512i lo, __m512i hi, __m512 d, const uint8_t* a) {
-  const __m512i corr = _mm512_load_si512(a + 192);
-  __m512i s = _mm512_dpbusd_epi32(corr, lo, _mm512_load_si512(a));
-  s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(a + 64));
+// Packed sizes per step: activations (per token) V code vectors, dx (16
+// floats), corr (16 int32); weights (per row) V code vectors, dw.
+template <class F>
+constexpr size_t kXStep = size_t(F::kVecs) * 64 + 128;
+template <class F>
+constexpr size_t kWStep = size_t(F::kVecs) * 64 + 64;
+
+// d: the scale products dw * dx (each block's over its lanes).
+template <int V>
+inline __m512 step_scaled(__m512 acc, const __m512i (&v)[V], __m512 d, const uint8_t* a) {
+  __m512i s = _mm512_load_si512(a + 64 * V + 64);  // corr
+#pragma GCC unroll 4
+  for (int k = 0; k < V; ++k) s = _mm512_dpbusd_epi32(s, v[k], _mm512_load_si512(a + 64 * k));
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
 }
-inline __m512 quad_step(__m512 acc, __m512i lo, __m512i hi, __m512 dw, const uint8_t* a) {
-  return quad_step_scaled(acc, lo, hi, _mm512_mul_ps(dw, _mm512_load_ps(a + 128)), a);
+template <int V>
+inline __m512 step(__m512 acc, const __m512i (&v)[V], __m512 dw, const uint8_t* a) {
+  return step_scaled<V>(acc, v, _mm512_mul_ps(dw, _mm512_load_ps(a + 64 * V)), a);
 }
 
+// T tokens of Q8_0 activations in F's step layout (kXStep<F> bytes per
+// token and step): code chunks where the weights put theirs, dx, corr.
 template <class F>
-void pack_x_quad(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst) {
-  const int64_t nq = (nb + 3) / 4;
+void pack_x_steps(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst) {
+  constexpr int B = F::kBlocks, V = F::kVecs, chunk = 64 / B, lanes = 16 / B;
+  const int64_t ns = (nb + B - 1) / B;
   const __m512i off = _mm512_set1_epi8(char(F::kOffset));  // 128 wraps to -128 as a byte, read as unsigned
   for (int64_t t = 0; t < T; ++t) {
     const BlockQ8_0* xb = reinterpret_cast<const BlockQ8_0*>(xq + t * xrb);
-    for (int64_t q = 0; q < nq; ++q) {
-      uint8_t* d = dst + size_t(t * nq + q) * kXQuad;
+    for (int64_t q = 0; q < ns; ++q) {
+      uint8_t* d = dst + size_t(t * ns + q) * kXStep<F>;
       alignas(64) float dx[16];
-      for (int i = 0; i < 4; ++i) {
-        const int64_t b = 4 * q + i;
+      for (int i = 0; i < B; ++i) {
+        const int64_t b = B * q + F::kBlockAt[i];
         const bool have = b < nb;
-        if (have) {
-          std::memcpy(d + 16 * i, xb[b].qs, 16);
-          std::memcpy(d + 64 + 16 * i, xb[b].qs + 16, 16);
-        } else {
-          std::memset(d + 16 * i, 0, 16);
-          std::memset(d + 64 + 16 * i, 0, 16);
+        for (int k = 0; k < V; ++k) {
+          if (have) std::memcpy(d + 64 * k + chunk * i, xb[b].qs + chunk * (k ^ F::kChunkXor[i]), chunk);
+          else std::memset(d + 64 * k + chunk * i, 0, chunk);
         }
-        const float s = have ? h2f(xb[b].d) : 0.0f;
-        for (int l = 0; l < 4; ++l) dx[4 * i + l] = s;
+        const float sc = have ? h2f(xb[b].d) : 0.0f;
+        for (int l = 0; l < lanes; ++l) dx[lanes * i + l] = sc;
       }
-      std::memcpy(d + 128, dx, 64);
-      __m512i sx = _mm512_dpbusd_epi32(_mm512_setzero_si512(), off, _mm512_load_si512(d));
-      sx = _mm512_dpbusd_epi32(sx, off, _mm512_load_si512(d + 64));
-      _mm512_store_si512(d + 192, _mm512_sub_epi32(_mm512_setzero_si512(), sx));
+      std::memcpy(d + 64 * V, dx, 64);
+      __m512i sx = _mm512_setzero_si512();
+      for (int k = 0; k < V; ++k) sx = _mm512_dpbusd_epi32(sx, off, _mm512_load_si512(d + 64 * k));
+      _mm512_store_si512(d + 64 * V + 64, _mm512_sub_epi32(_mm512_setzero_si512(), sx));
     }
   }
 }
@@ -340,28 +379,29 @@ void pack_x_quad(const char* xq, size_t xrb, int64_t T, int64_t nb, uint8_t* dst
 // Decode: R rows (wrb bytes apart) against one packed token, weights read
 // from the file layout; row r's output goes to y[r * yr].
 template <class F, int R>
-void quad_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y, int64_t yr) {
+void step_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, float* y, int64_t yr) {
+  constexpr int B = F::kBlocks, V = F::kVecs;
   __m512 acc[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
-  const int64_t full = nb / 4;
+  const int64_t full = nb / B;
   for (int64_t q = 0; q < full; ++q) {
-    const uint8_t* a = xp + q * kXQuad;
+    const uint8_t* a = xp + q * kXStep<F>;
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const char* p = w + r * wrb + q * F::kBytes;
       prefetch_range(p + kPrefetchAhead, F::kBytes > 128 ? 192 : 128);
-      const Quad u = F::template prep<true>(p, F::kBytes);
-      acc[r] = quad_step(acc[r], u.lo, u.hi, u.dw, a);
+      const Codes<V> u = F::template prep<true>(p, F::kBytes);
+      acc[r] = step<V>(acc[r], u.v, u.dw, a);
     }
   }
-  if (nb % 4) {
-    const uint8_t* a = xp + full * kXQuad;
-    const int64_t bytes = (nb % 4) * (F::kBytes / 4);
+  if (nb % B) {
+    const uint8_t* a = xp + full * kXStep<F>;
+    const int64_t bytes = (nb % B) * (F::kBytes / B);
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
-      const Quad u = F::template prep<false>(w + r * wrb + full * F::kBytes, bytes);
-      acc[r] = quad_step(acc[r], u.lo, u.hi, u.dw, a);
+      const Codes<V> u = F::template prep<false>(w + r * wrb + full * F::kBytes, bytes);
+      acc[r] = step<V>(acc[r], u.v, u.dw, a);
     }
   }
 #pragma GCC unroll 8
@@ -369,65 +409,108 @@ void quad_rows_direct(const char* w, size_t wrb, int64_t nb, const uint8_t* xp, 
 }
 
 template <class F>
-void pack_w_quad(const char* w, size_t wrb, int64_t rows, int64_t nb, uint8_t* dst) {
-  const int64_t nq = (nb + 3) / 4, row_bytes = nb * (F::kBytes / 4);
+void pack_w_steps(const char* w, size_t wrb, int64_t rows, int64_t nb, uint8_t* dst) {
+  constexpr int B = F::kBlocks, V = F::kVecs;
+  const int64_t ns = (nb + B - 1) / B, row_bytes = nb * (F::kBytes / B);
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t q = 0; q < nq; ++q) {
+    for (int64_t q = 0; q < ns; ++q) {
       const int64_t left = row_bytes - q * F::kBytes;
       const char* p = w + r * wrb + q * F::kBytes;
-      const Quad u = left >= F::kBytes ? F::template prep<true>(p, F::kBytes) : F::template prep<false>(p, left);
-      uint8_t* d = dst + size_t(r * nq + q) * kWQuad;
-      _mm512_store_si512(d, u.lo);
-      _mm512_store_si512(d + 64, u.hi);
-      _mm512_store_ps(d + 128, u.dw);
+      const Codes<V> u = left >= F::kBytes ? F::template prep<true>(p, F::kBytes) : F::template prep<false>(p, left);
+      uint8_t* d = dst + size_t(r * ns + q) * kWStep<F>;
+      for (int k = 0; k < V; ++k) _mm512_store_si512(d + 64 * k, u.v[k]);
+      _mm512_store_ps(d + 64 * V, u.dw);
     }
 }
 
-// Prefill micro-kernel: R packed rows x C packed tokens over quads [q0, q1);
+// Lane j of every group of L lanes (L = 2 or 4, inside 128-bit lanes) copied
+// over its group: the lane order VPERMILPS's immediate takes.
+template <int L>
+inline __m512 group_broadcast(__m512 p, int j) {
+  static_assert(L == 2 || L == 4);
+  if constexpr (L == 4) {
+    switch (j) {
+      case 0: return _mm512_permute_ps(p, 0x00);
+      case 1: return _mm512_permute_ps(p, 0x55);
+      case 2: return _mm512_permute_ps(p, 0xAA);
+      default: return _mm512_permute_ps(p, 0xFF);
+    }
+  } else {
+    return j == 0 ? _mm512_permute_ps(p, 0xA0) : _mm512_permute_ps(p, 0xF5);  // [0,0,2,2] / [1,1,3,3]
+  }
+}
+
+// Prefill micro-kernel: R packed rows x C packed tokens over steps [q0, q1);
 // accumulators kept in `accs` between k-chunks (stored and reloaded unchanged).
-template <int R, int C>
-void quad_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t q0, int64_t q1,
-                    float* accs) {
+//
+// With R a multiple of L (the lanes a block owns), the scale products of L
+// rows and a token take one multiply: lane L b + j of g holds row j's dw of
+// block b (a blend of the rows' dw vectors, which repeat it over the block's
+// lanes), so g * dx puts each product in its own lane, and a broadcast inside
+// the group gives row j the vector step() would have multiplied: the same
+// products, hence the same sums. One multiply and L in-lane shuffles instead
+// of L multiplies (VPERMILPS issues beside VPDPBUSD; VMULPS does not).
+template <class F, int R, int C>
+void step_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t q0, int64_t q1,
+                      float* accs) {
+  constexpr int V = F::kVecs, L = 16 / F::kBlocks;
+  constexpr bool kShared = R % L == 0;
   __m512 acc[R][C];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_load_ps(accs + (r * C + c) * 16);
   for (int64_t q = q0; q < q1; ++q) {
-    __m512i lo[R], hi[R];
+    __m512i v[R][V];
     __m512 dw[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const uint8_t* p = wp + r * w_row + q * kWQuad;
-      lo[r] = _mm512_load_si512(p);
-      hi[r] = _mm512_load_si512(p + 64);
-      dw[r] = _mm512_load_ps(p + 128);
+      const uint8_t* p = wp + r * w_row + q * kWStep<F>;
+#pragma GCC unroll 4
+      for (int k = 0; k < V; ++k) v[r][k] = _mm512_load_si512(p + 64 * k);
+      dw[r] = _mm512_load_ps(p + 64 * V);
     }
-    if constexpr (R == 4) {
-      // The 16 scale products dw[r][b] * dx[c][b] of a token in one multiply:
-      // lane 4b + r of g holds dw[r][b] (a blend of the rows' dw vectors,
-      // whose 128-bit lane b repeats dw[r][b]), so g * dx puts each product
-      // in lane 4b + r, and an in-lane broadcast of element r gives row r
-      // the vector quad_step would have multiplied: the same products, hence
-      // the same sums. One multiply and four shuffles instead of four
-      // multiplies (multiplies share the VPDPBUSD pipes; shuffles mostly not).
-      const __m512 g = _mm512_mask_blend_ps(
-          0x8888, _mm512_mask_blend_ps(0x4444, _mm512_mask_blend_ps(0x2222, dw[0], dw[1]), dw[2]), dw[3]);
+    if constexpr (kShared) {
+      __m512 g[R / L];
+#pragma GCC unroll 4
+      for (int h = 0; h < R / L; ++h) {
+        g[h] = dw[h * L];
+#pragma GCC unroll 4
+        for (int j = 1; j < L; ++j)
+          g[h] = _mm512_mask_blend_ps(__mmask16((L == 4 ? 0x1111 : 0x5555) << j), g[h], dw[h * L + j]);
+      }
 #pragma GCC unroll 16
       for (int c = 0; c < C; ++c) {
-        const uint8_t* a = xp + c * x_tok + q * kXQuad;
-        const __m512 p = _mm512_mul_ps(g, _mm512_load_ps(a + 128));
-        const __m512 d[4] = {_mm512_permute_ps(p, 0x00), _mm512_permute_ps(p, 0x55), _mm512_permute_ps(p, 0xAA),
-                             _mm512_permute_ps(p, 0xFF)};
+        const uint8_t* a = xp + c * x_tok + q * kXStep<F>;
+        const __m512 dx = _mm512_load_ps(a + 64 * V);
+        // The rows' int32 sums side by side, multiply by multiply (independent
+        // chains in program order), then their float steps.
+        __m512i sr[R];
+        const __m512i corr = _mm512_load_si512(a + 64 * V + 64);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[r][c] = quad_step_scaled(acc[r][c], lo[r], hi[r], d[r], a);
+        for (int r = 0; r < R; ++r) sr[r] = corr;
+#pragma GCC unroll 4
+        for (int k = 0; k < V; ++k) {
+          const __m512i xk = _mm512_load_si512(a + 64 * k);
+#pragma GCC unroll 16
+          for (int r = 0; r < R; ++r) sr[r] = _mm512_dpbusd_epi32(sr[r], v[r][k], xk);
+        }
+#pragma GCC unroll 4
+        for (int h = 0; h < R / L; ++h) {
+          const __m512 prod = _mm512_mul_ps(g[h], dx);
+#pragma GCC unroll 4
+          for (int j = 0; j < L; ++j) {
+            const int r = h * L + j;
+            acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sr[r]), group_broadcast<L>(prod, j), acc[r][c]);
+          }
+        }
       }
     } else {
 #pragma GCC unroll 16
       for (int c = 0; c < C; ++c) {
-        const uint8_t* a = xp + c * x_tok + q * kXQuad;
+        const uint8_t* a = xp + c * x_tok + q * kXStep<F>;
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[r][c] = quad_step(acc[r][c], lo[r], hi[r], dw[r], a);
+        for (int r = 0; r < R; ++r) acc[r][c] = step<V>(acc[r][c], v[r], dw[r], a);
       }
     }
   }
@@ -437,14 +520,14 @@ void quad_tile_packed(const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t
     for (int c = 0; c < C; ++c) _mm512_store_ps(accs + (r * C + c) * 16, acc[r][c]);
 }
 
-template <int R>
-void quad_tile_packed_c(int c, const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t q0,
-                      int64_t q1, float* accs) {
+template <class F, int R>
+void step_tile_packed_c(int c, const uint8_t* wp, size_t w_row, const uint8_t* xp, size_t x_tok, int64_t q0,
+                        int64_t q1, float* accs) {
   switch (c) {
-    case 1: return quad_tile_packed<R, 1>(wp, w_row, xp, x_tok, q0, q1, accs);
-    case 2: return quad_tile_packed<R, 2>(wp, w_row, xp, x_tok, q0, q1, accs);
-    case 3: return quad_tile_packed<R, 3>(wp, w_row, xp, x_tok, q0, q1, accs);
-    default: return quad_tile_packed<R, 4>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 1: return step_tile_packed<F, R, 1>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 2: return step_tile_packed<F, R, 2>(wp, w_row, xp, x_tok, q0, q1, accs);
+    case 3: return step_tile_packed<F, R, 3>(wp, w_row, xp, x_tok, q0, q1, accs);
+    default: return step_tile_packed<F, R, 4>(wp, w_row, xp, x_tok, q0, q1, accs);
   }
 }
 
@@ -459,7 +542,7 @@ void unpack_codes(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64
       for (int64_t b = 0; b < nb; ++b) dw[r * nb + b] = 0.0f;
       continue;
     }
-    using Block = std::conditional_t<std::is_same_v<F, Q8_0Quad>, BlockQ8_0, BlockQ4_0>;
+    using Block = std::conditional_t<std::is_same_v<F, Q8_0Step>, BlockQ8_0, BlockQ4_0>;
     for (int64_t b = 0; b < nb; ++b) {
       const Block& blk = reinterpret_cast<const Block*>(w + r * wrb)[b];
       dw[r * nb + b] = h2f(blk.d);
@@ -478,7 +561,7 @@ void unpack_codes(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64
 
 // Prefill on the tile unit (block_gemm_amx.h): the reference dot's values exactly.
 template <class F>
-void matmul_quad_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nb, const char* xq, size_t xrb,
+void matmul_steps_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t nb, const char* xq, size_t xrb,
                      int64_t T, float* y, int64_t ys) {
   const int64_t Tp = (T + 15) / 16 * 16;
   int8_t* panels = static_cast<int8_t*>(cpu::scratch(3, cpu::amx_block_panel_bytes(Tp, nb, 32)));
@@ -493,51 +576,51 @@ void matmul_quad_amx(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t 
 }
 
 template <class F>
-void matmul_quad(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb,
-                 int64_t T, float* y, int64_t ys) {
+void matmul_steps(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb,
+                  int64_t T, float* y, int64_t ys) {
   const char* w = static_cast<const char*>(wv);
-  const int64_t nb = k / kQK8_0, nq = (nb + 3) / 4;
+  const int64_t nb = k / kQK8_0, ns = (nb + F::kBlocks - 1) / F::kBlocks;
   if (T > 1 && amx_int8_ready())
-    return matmul_quad_amx<F>(w, wrb, r0, r1, nb, static_cast<const char*>(xv), xrb, T, y, ys);
-  const size_t x_tok = size_t(nq) * kXQuad;
+    return matmul_steps_amx<F>(w, wrb, r0, r1, nb, static_cast<const char*>(xv), xrb, T, y, ys);
+  const size_t x_tok = size_t(ns) * kXStep<F>;
   uint8_t* xp = static_cast<uint8_t*>(cpu::scratch(0, x_tok * size_t(T)));
-  pack_x_quad<F>(static_cast<const char*>(xv), xrb, T, nb, xp);
+  pack_x_steps<F>(static_cast<const char*>(xv), xrb, T, nb, xp);
 
   if (T == 1) {
     for_row_streams<4>(
         r0, r1,
-        [&](int64_t r, int64_t part) { quad_rows_direct<F, 4>(w + r * wrb, wrb * size_t(part), nb, xp, y + r, part); },
-        [&](int64_t r) { quad_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r, 1); });
+        [&](int64_t r, int64_t part) { step_rows_direct<F, 4>(w + r * wrb, wrb * size_t(part), nb, xp, y + r, part); },
+        [&](int64_t r) { step_rows_direct<F, 1>(w + r * wrb, wrb, nb, xp, y + r, 1); });
     return;
   }
 
   // Prefill. Loops: row block (packed once, stays in L2) > token tile of C >
-  // k-chunk of KC quads (the tile's activations for the chunk stay in L1) >
-  // row group. Every output still adds its quads in increasing order.
-  // 4 rows x 4 tokens (16 accumulators, 12 weight vectors) and chunks of 16
-  // quads: on AMD Zen 5 (no tile unit, so all prefill runs here) 170-180
-  // GMAC/s per core against 120-145 for the 2 x 8 tile used before (512 x
-  // 2048 Q4_0/Q8_0 weights, 64 tokens, 4 interleaved runs; 4 x 5 and 5 x 4
-  // within noise of it, 6 x 4 and 3 x 6 slower).
+  // k-chunk of KC steps (the tile's activations for the chunk stay in L1) >
+  // row group. Every output still adds its steps in increasing order.
+  // 4 rows x 4 tokens (16 accumulators) and chunks of 64 blocks: on AMD Zen 5
+  // (no tile unit, so all prefill runs here) 170-180 GMAC/s per core against
+  // 120-145 for the 2 x 8 tile used before (512 x 2048 Q4_0/Q8_0 weights, 4
+  // blocks per step, 64 tokens, 4 interleaved runs; 4 x 5 and 5 x 4 within
+  // noise of it, 6 x 4 and 3 x 6 slower).
   constexpr int R = 4, C = 4;
-  constexpr int64_t KC = 16;
-  const size_t w_row = size_t(nq) * kWQuad;
+  constexpr int64_t KC = 64 / F::kBlocks;
+  const size_t w_row = size_t(ns) * kWStep<F>;
   const int64_t rb = row_block(w_row, R);
   uint8_t* wp = static_cast<uint8_t*>(cpu::scratch(1, w_row * size_t(rb)));
   float* accs = static_cast<float*>(cpu::scratch(2, size_t(rb) * C * 16 * sizeof(float)));
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
     const int64_t nr = b0 + rb < r1 ? rb : r1 - b0;
-    pack_w_quad<F>(w + b0 * wrb, wrb, nr, nb, wp);
+    pack_w_steps<F>(w + b0 * wrb, wrb, nr, nb, wp);
     for (int64_t t = 0; t < T; t += C) {
       const int c = int(T - t < C ? T - t : C);
       std::memset(accs, 0, size_t(nr) * C * 16 * sizeof(float));
-      for (int64_t q0 = 0; q0 < nq; q0 += KC) {
-        const int64_t q1 = q0 + KC < nq ? q0 + KC : nq;
+      for (int64_t q0 = 0; q0 < ns; q0 += KC) {
+        const int64_t q1 = q0 + KC < ns ? q0 + KC : ns;
         int64_t r = 0;
         for (; r + R <= nr; r += R)
-          quad_tile_packed_c<R>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, q0, q1, accs + r * C * 16);
+          step_tile_packed_c<F, R>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, q0, q1, accs + r * C * 16);
         for (; r < nr; ++r)
-          quad_tile_packed_c<1>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, q0, q1, accs + r * C * 16);
+          step_tile_packed_c<F, 1>(c, wp + r * w_row, w_row, xp + t * x_tok, x_tok, q0, q1, accs + r * C * 16);
       }
       int64_t r = 0;
       for (; r + R <= nr; r += R)
@@ -994,8 +1077,8 @@ void register_avx512(KernelTable& t) {
   set(FormatId::F32, matmul_float<F32W>);
   set(FormatId::F16, matmul_float<F16W>);
   set(FormatId::BF16, matmul_float<BF16W>);
-  set(FormatId::Q8_0, matmul_quad<Q8_0Quad>);
-  set(FormatId::Q4_0, matmul_quad<Q4_0Quad>);
+  set(FormatId::Q8_0, matmul_steps<Q8_0Step>);
+  set(FormatId::Q4_0, matmul_steps<Q4_0Step>);
   set(FormatId::Q4_K, matmul_k<Q4_KW>);
   set(FormatId::Q5_K, matmul_k<Q5_KW>);
   set(FormatId::Q6_K, matmul_k<Q6_KW>);
