@@ -32,6 +32,12 @@ double seconds(F f) {
      " %%zmm30,%%zmm31,%%zmm15\n" op " %%zmm30,%%zmm31,%%zmm16\n" op " %%zmm30,%%zmm31,%%zmm17\n" op    \
      " %%zmm30,%%zmm31,%%zmm18\n" op " %%zmm30,%%zmm31,%%zmm19\n" op " %%zmm30,%%zmm31,%%zmm20\n" op    \
      " %%zmm30,%%zmm31,%%zmm21\n" op " %%zmm30,%%zmm31,%%zmm22\n" op " %%zmm30,%%zmm31,%%zmm23\n"
+// Two-operand form (`op $imm, src, dst` or `op src, dst`) into zmm12..23.
+#define OP2_B(op) \
+  op " %%zmm30,%%zmm12\n" op " %%zmm30,%%zmm13\n" op " %%zmm30,%%zmm14\n"                              \
+  op " %%zmm30,%%zmm15\n" op " %%zmm30,%%zmm16\n" op " %%zmm30,%%zmm17\n"                              \
+  op " %%zmm30,%%zmm18\n" op " %%zmm30,%%zmm19\n" op " %%zmm30,%%zmm20\n"                              \
+  op " %%zmm30,%%zmm21\n" op " %%zmm30,%%zmm22\n" op " %%zmm30,%%zmm23\n"
 #define CLOBBERS                                                                                          \
   "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9", "zmm10", "zmm11", "zmm12", \
       "zmm13", "zmm14", "zmm15", "zmm16", "zmm17", "zmm18", "zmm19", "zmm20", "zmm21", "zmm22", "zmm23"
@@ -69,5 +75,9 @@ int main() {
   ROW("vfmadd231ps + vpsrlvd", OP_A("vfmadd231ps") OP_B("vpsrlvd"), 24);
   ROW("vpermw + vpsrlvw", OP_A("vpermw") OP_B("vpsrlvw"), 24);
   ROW("vdpbf16ps + vpternlogd", OP_A("vdpbf16ps") OP_B("vpternlogd $0xca,"), 24);
+  ROW("vpdpbusd + vmulps", OP_A("vpdpbusd") OP_B("vmulps"), 24);
+  ROW("vpdpbusd + vpermilps $imm", OP_A("vpdpbusd") OP2_B("vpermilps $0x55,"), 24);
+  ROW("vpdpbusd + vcvtdq2ps", OP_A("vpdpbusd") OP2_B("vcvtdq2ps"), 24);
+  ROW("vpdpbusd + vblendmps", OP_A("vpdpbusd") OP_B("vblendmps"), 24);
   return 0;
 }
