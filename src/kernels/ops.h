@@ -32,9 +32,8 @@ inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& po
 // activation row once (AMD Zen 5, 2 threads, against the pool's 8 chunks per
 // thread, 2 interleaved runs: mmfree-370m T2 549-556 t/s against 380-397,
 // mmfree-1.3b T2 174-179 against 155-157, TinyLlama Q4_0 within the noise).
-// Prefill kernels re-pack the whole activation batch on
-// every call, so a few large chunks per thread (4), which still balance a
-// thread that starts late.
+// Prefill kernels re-pack the whole activation batch on every call, so a few
+// large chunks per thread (4), which still balance a thread that starts late.
 int64_t matmul_chunk_units(int64_t units, int64_t T, int threads);
 constexpr int64_t kMatmulGrainRows = 16;  // weight rows per unit
 

@@ -270,8 +270,7 @@ struct Q4_0Step {
   static Codes<kVecs> prep(const char* p, int64_t bytes) {
     __m512i loA, hiA, loB, hiB, rA, rB;
     run<kFull>(p, bytes, loA, hiA, rA);
-    if (kFull) run<true>(p + kRunBytes, kRunBytes, loB, hiB, rB);
-    else run<false>(p + kRunBytes, bytes - kRunBytes, loB, hiB, rB);
+    run<kFull>(p + kRunBytes, bytes - kRunBytes, loB, hiB, rB);  // kFull: bytes - kRunBytes == kRunBytes
     constexpr __mmask8 odd = 0xAA;  // qword positions 2i + 1: B's
     Codes<kVecs> w;
     w.v[0] = _mm512_mask_blend_epi64(odd, loA, loB);                                       // A 0..7,   B 8..15
@@ -333,17 +332,13 @@ constexpr size_t kXStep = size_t(F::kVecs) * 64 + 128;
 template <class F>
 constexpr size_t kWStep = size_t(F::kVecs) * 64 + 64;
 
-// d: the scale products dw * dx (each block's over its lanes).
+// One step of one output: a = the token's packed step (codes, dx, corr).
 template <int V>
-inline __m512 step_scaled(__m512 acc, const __m512i (&v)[V], __m512 d, const uint8_t* a) {
+inline __m512 step(__m512 acc, const __m512i (&v)[V], __m512 dw, const uint8_t* a) {
   __m512i s = _mm512_load_si512(a + 64 * V + 64);  // corr
 #pragma GCC unroll 4
   for (int k = 0; k < V; ++k) s = _mm512_dpbusd_epi32(s, v[k], _mm512_load_si512(a + 64 * k));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
-}
-template <int V>
-inline __m512 step(__m512 acc, const __m512i (&v)[V], __m512 dw, const uint8_t* a) {
-  return step_scaled<V>(acc, v, _mm512_mul_ps(dw, _mm512_load_ps(a + 64 * V)), a);
+  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, _mm512_load_ps(a + 64 * V)), acc);
 }
 
 // T tokens of Q8_0 activations in F's step layout (kXStep<F> bytes per
