@@ -25,7 +25,7 @@ struct BenchFlags {
   std::string model, random_shape, type, threads = "", out_json;
   int64_t n_prompt = 128, n_gen = 64;
   int reps = 5;
-  bool json = false, kernels = false;
+  bool json = false, kernels = false, no_repack = false;
   std::vector<std::string> given;  // the options given on the command line (--kernels refuses most)
   uint64_t seed = 1;
 };
@@ -101,7 +101,9 @@ int run(const BenchFlags& f) {
       } else {
         auto cfg = llama_shape(f.random_shape);
         if (!cfg.ok()) return fail("bench", cfg.status());
-        m = make_random_llama(*cfg, tr->id, f.seed, pool);
+        LoadOptions lo;
+        lo.repack = !f.no_repack;
+        m = make_random_llama(*cfg, tr->id, f.seed, pool, lo);
       }
       if (!m.ok()) return fail("bench", m.status());
       model = std::move(m).value();
@@ -109,6 +111,7 @@ int run(const BenchFlags& f) {
     } else {
       ModelFlags mf;
       mf.model = f.model;
+      mf.no_repack = f.no_repack;
       auto loaded = load(mf, false);
       if (!loaded.ok()) return fail("bench", loaded.status());
       model = std::move(loaded->model);
@@ -215,6 +218,7 @@ void add_bench(CLI::App& app) {
   c->add_flag("--kernels", f->kernels,
               "measure each format's matmul kernel alone (one thread, weights in L2): decode GB/s and prefill GMAC/s");
   c->add_flag("--json", f->json, "print a JSON array (llama-bench field names where they overlap)");
+  c->add_flag("--no-repack", f->no_repack, kNoRepackHelp);
   c->callback([f, c] {
     for (const CLI::Option* o : c->get_options())
       if (o->count() > 0) f->given.push_back(o->get_name());

@@ -9,6 +9,10 @@
 
 namespace nb::cli {
 
+const char* const kNoRepackHelp =
+    "keep the weights in the file's layout; by default the kernels that read another layout faster get a copy "
+    "rearranged at load (AVX-512: Q8_0), as llama.cpp repacks (its --no-repack)";
+
 void ModelFlags::add(CLI::App& app, bool model_required) {
   // Required-ness is checked in load(), after parsing, so that an unknown flag
   // is reported as such rather than as a missing --model.
@@ -23,6 +27,7 @@ void ModelFlags::add(CLI::App& app, bool model_required) {
                  "abs_max rule, as the MR-GPTQ paper), mxfp4_ocp or nvfp4 (per-token tensor scale); Llama only, "
                  "a quality measurement, not a speed-up")
       ->check(CLI::IsMember({"none", "mxfp4", "mxfp4_ocp", "nvfp4"}));
+  app.add_flag("--no-repack", no_repack, kNoRepackHelp);
 }
 
 Result<Loaded> load(const ModelFlags& f, bool need_tokenizer) {
@@ -34,6 +39,7 @@ Result<Loaded> load(const ModelFlags& f, bool need_tokenizer) {
   out.file = std::make_shared<const io::ModelFile>(std::move(mf));
   LoadOptions lo;
   NB_ASSIGN_OR_RETURN(lo.act_type, kernels::parse_act_type(f.act_type));
+  lo.repack = !f.no_repack;
   NB_ASSIGN_OR_RETURN(out.model, load_model(out.file, lo));
   bar.update(2);
   Result<std::unique_ptr<Tokenizer>> tok =

@@ -19,9 +19,12 @@ struct ModelFlags {
   std::string tokenizer;
   int threads = 0;  // 0: physical cores
   std::string act_type = "none";  // emulated W4A4 (kernels/act_quant.h)
+  bool no_repack = false;          // keep weights in the file's layout (LoadOptions::repack)
   void add(CLI::App& app, bool model_required = true);
   int thread_count() const { return threads > 0 ? threads : physical_cores(); }
 };
+
+extern const char* const kNoRepackHelp;
 
 struct Loaded {
   std::shared_ptr<const io::ModelFile> file;

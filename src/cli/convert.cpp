@@ -60,6 +60,9 @@ int run(const ConvertFlags& f) {
   // Without --type: f16, or t2 for the ternary hgrn_bit (MatMul-free) models.
   if (!f.type.empty() && !formats::find_by_name(f.type))
     return fail("convert", Status::Error("--type '" + f.type + "' is not a format nibble knows"));
+  if (const formats::FormatTraits* t = formats::find_by_name(f.type); t && t->rearranges != FormatId::kCount)
+    return fail("convert", Status::Error("--type '" + f.type + "' is a layout nibble makes in memory at load time, not a "
+                                         "file format; write " + formats::traits(t->rearranges).name));
   auto mf = io::open_model(f.model);
   if (!mf.ok()) return fail("convert", mf.status());
   const std::string type = !f.type.empty() ? f.type : architecture_of(*mf) == "hgrn_bit" ? "t2" : "f16";

@@ -18,6 +18,24 @@ struct BlockQ8_0 {
 };
 static_assert(sizeof(BlockQ8_0) == 34);
 
+// Q8_0R (nibble's own, made at load time, never in files): a row of nb Q8_0
+// blocks with the same scales and codes, placed so that SIMD kernels read
+// whole 64-byte lines with no gathering. First the nb fp16 scales in block
+// order; then, from byte 2 nb, the codes in groups of 4 blocks (the last
+// group has m = nb - 4g < 4 blocks when 4 does not divide nb): group g holds
+// the first 16 codes of each of its m blocks in order, then their last 16
+// codes. 34 nb bytes per row, as Q8_0. Scales first, so that a row read in
+// order meets its scales before its codes (and prefetching the codes ahead
+// also fetches the next row's scales); rows are best placed with their codes
+// on a 64-byte boundary (FormatTraits::aligned_at).
+constexpr int64_t kQ8_0RGroup = 4;
+inline int64_t q8_0r_scales_at(int64_t) { return 0; }
+inline int64_t q8_0r_codes_start(int64_t nb) { return 2 * nb; }
+inline int64_t q8_0r_codes_at(int64_t nb, int64_t b, int half) {  // half 0: codes 0..15, 1: 16..31
+  const int64_t g = b / kQ8_0RGroup, m = nb - kQ8_0RGroup * g < kQ8_0RGroup ? nb - kQ8_0RGroup * g : kQ8_0RGroup;
+  return q8_0r_codes_start(nb) + 128 * g + 16 * (half * m + b % kQ8_0RGroup);
+}
+
 // Q4_0: 32 values as 4-bit codes, one fp16 scale. Element j (0..15) is the low
 // nibble of qs[j], element j+16 the high nibble. x = d * (code - 8).
 constexpr int kQK4_0 = 32;

@@ -34,6 +34,15 @@ struct FormatTraits {
   bool pads_rows = false;
   // One fp32 scale per tensor (TensorView::scale), outside the rows.
   bool tensor_scale = false;
+  // A load-time layout (never in files): the same codes and scales as the
+  // file format `rearranges`, placed within each row for SIMD loads.
+  // rearrange converts one row of n elements of that format into this one,
+  // exactly; for such formats every function above takes whole rows.
+  FormatId rearranges = FormatId::kCount;
+  void (*rearrange)(const void* src, void* dst, int64_t n) = nullptr;
+  // The byte of a row of n elements that SIMD loads want on a 64-byte
+  // boundary (kernels::with_kernel_layout places rows so); nullptr: byte 0.
+  int64_t (*aligned_at)(int64_t n) = nullptr;
 };
 
 // GGUF type ids of nibble's own formats (T2, T1_6) come from a private range

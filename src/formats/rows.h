@@ -10,6 +10,7 @@ FormatTraits f32();
 FormatTraits f16();
 FormatTraits bf16();
 FormatTraits q8_0();
+FormatTraits q8_0r();
 FormatTraits q4_0();
 FormatTraits q4_k();
 FormatTraits q5_k();

@@ -23,7 +23,14 @@ using MatmulScaledRowsFn = void (*)(const void* w, size_t w_row_bytes, int64_t r
 using QuantizeRowFn = void (*)(const float* x, void* dst, int64_t n);
 
 struct KernelTable {
+  KernelTable() {
+    for (FormatId& f : load_layout) f = FormatId::kCount;
+  }
   std::string isa = "scalar";                 // e.g. "avx512-vnni"
+  // The layout the matmul of each weight format would rather read, made once
+  // at load time (ops.h with_kernel_layout): a format-table row that
+  // rearranges it (AVX-512: Q8_0 -> Q8_0R), or kCount for the file's own.
+  FormatId load_layout[size_t(FormatId::kCount)];
   MatmulRowsFn matmul[size_t(FormatId::kCount)] = {};
   const char* matmul_isa[size_t(FormatId::kCount)] = {};  // who provided each matmul / matmul_scaled entry
   MatmulScaledRowsFn matmul_scaled[size_t(FormatId::kCount)] = {};  // tensor-scale formats

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "formats/format.h"
@@ -23,6 +24,29 @@ namespace {
 }
 
 }  // namespace
+
+TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, ThreadPool& pool) {
+  const FormatId to = active_table().load_layout[size_t(W.format)];
+  if (to == FormatId::kCount || W.ndim != 2) return W;
+  const formats::FormatTraits& tr = formats::traits(to);
+  if (tr.rearranges != W.format || tr.rearrange == nullptr) fail("with_kernel_layout: bad load_layout entry", W);
+  const int64_t rows = W.rows(), cols = W.cols();
+  const size_t bytes = formats::row_bytes(to, cols);
+  // Rows 64-byte multiples apart, all starting `lead` bytes into a line so
+  // that each one's aligned_at byte begins a line.
+  const size_t stride = (bytes + 63) / 64 * 64;
+  const size_t lead = tr.aligned_at ? size_t(-tr.aligned_at(cols)) % 64 : 0;
+  owned.emplace_back(lead + stride * size_t(rows));
+  uint8_t* out = owned.back().as<uint8_t>() + lead;
+  pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
+    for (int64_t r = r0; r < r1; ++r) {
+      uint8_t* dst = out + size_t(r) * stride;
+      tr.rearrange(W.row<const char>(r), dst, cols);
+      std::memset(dst + bytes, 0, stride - bytes);
+    }
+  });
+  return formats::matrix_view(to, rows, cols, out, W.scale, int64_t(stride));
+}
 
 int64_t matmul_chunk_units(int64_t units, int64_t T, int threads) {
   const int64_t chunks = int64_t(threads) * (T == 1 ? 1 : 4);

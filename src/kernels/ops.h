@@ -5,7 +5,9 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <vector>
 
+#include "core/buffer.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 
@@ -25,6 +27,13 @@ void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, fl
 inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& pool) {
   matmul(W, x, W.cols(), 1, y, W.rows(), pool);
 }
+
+// W (2-D) in the layout the active kernels would rather read for its format
+// (KernelTable::load_layout, e.g. Q8_0 -> Q8_0R on AVX-512), rearranged once
+// into a new 64-byte aligned buffer appended to `owned`, rows split over the
+// pool; W itself when they have none. Rearranging keeps every code and scale,
+// and the kernels of both layouts give the same bits.
+TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, ThreadPool& pool);
 
 // Units (of 16 weight rows) per parallel_for chunk of a matmul over `units`
 // units for T tokens on `threads` threads. Decode: one chunk per thread, so

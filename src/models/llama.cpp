@@ -42,7 +42,8 @@ class Llama : public Model {
     add(w_.output);  // streamed every token
     if (!w_.tied) info_.n_params += w_.tok_embd.numel();
     info_.n_params += c.dim * (2 * c.n_layers + 1);
-    info_.weight_format = formats::traits(w_.layers.empty() ? w_.output.format : w_.layers[0].wq.format).name;
+    const formats::FormatTraits& wt = formats::traits(w_.layers.empty() ? w_.output.format : w_.layers[0].wq.format);
+    info_.weight_format = formats::traits(wt.rearranges != FormatId::kCount ? wt.rearranges : wt.id).name;
     auto hp = [&](const char* k, double v) { info_.hparams.emplace_back(k, strfmt("%g", v)); };
     hp("dim", double(c.dim));
     hp("hidden_dim", double(c.hidden_dim));
@@ -135,16 +136,23 @@ class Llama : public Model {
 
 Result<std::unique_ptr<Model>> load_llama(std::shared_ptr<const io::ModelFile> file, const LoadOptions& opts) {
   NB_ASSIGN_OR_RETURN(LlamaWeights w, load_llama_weights(*file));
-  return make_llama(std::move(w), std::move(file), opts.act_type);
+  return make_llama(std::move(w), std::move(file), opts);
 }
 
 Result<std::unique_ptr<Model>> make_llama(LlamaWeights w, std::shared_ptr<const io::ModelFile> keepalive,
-                                          FormatId act_type) {
+                                          const LoadOptions& opts) {
   const LlamaConfig& c = w.cfg;
   // Every linear input width must be a whole number of activation blocks.
   for (int64_t n : {c.dim, c.n_heads * c.head_dim, c.hidden_dim})
-    NB_TRY(kernels::check_act_width(act_type, n, "--act-type: a linear layer's input"));
-  return std::unique_ptr<Model>(new Llama(std::move(keepalive), std::move(w), act_type));
+    NB_TRY(kernels::check_act_width(opts.act_type, n, "--act-type: a linear layer's input"));
+  if (opts.repack) {  // the embedding stays as it is: it is read one row per token
+    ThreadPool pool(physical_cores());
+    for (LlamaLayer& L : w.layers)
+      for (TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
+        *t = kernels::with_kernel_layout(*t, w.owned, pool);
+    w.output = kernels::with_kernel_layout(w.output, w.owned, pool);
+  }
+  return std::unique_ptr<Model>(new Llama(std::move(keepalive), std::move(w), opts.act_type));
 }
 
 }  // namespace nb

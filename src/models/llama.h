@@ -15,12 +15,13 @@ namespace nb {
 struct LlamaWeights;
 struct LlamaConfig;
 // A Llama over weights already in memory (keepalive holds whatever they point into).
-// act_type: emulated activation quantization (LoadOptions::act_type).
+// opts: emulated activation quantization, repacking (LoadOptions).
 Result<std::unique_ptr<Model>> make_llama(LlamaWeights w, std::shared_ptr<const io::ModelFile> keepalive,
-                                          FormatId act_type = FormatId::F32);
+                                          const LoadOptions& opts = {});
 // A Llama of a given shape with random weights (N(0, 0.02)) in `format`, built
 // without a file, for `nibble bench --random`. Uses the pool to fill weights.
-Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed, ThreadPool& pool);
+Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed, ThreadPool& pool,
+                                                 const LoadOptions& opts = {});
 // The weights alone (for `nibble convert --random`: a file of a shape to time the quantizer on).
 Result<LlamaWeights> random_llama_weights(const LlamaConfig& cfg, FormatId format, uint64_t seed, ThreadPool& pool);
 // Named shapes for --random: "tinyllama-1.1b", "llama-7b", "stories260k".

@@ -118,9 +118,9 @@ Result<LlamaWeights> random_llama_weights(const LlamaConfig& cfg, FormatId forma
 }
 
 Result<std::unique_ptr<Model>> make_random_llama(const LlamaConfig& cfg, FormatId format, uint64_t seed,
-                                                 ThreadPool& pool) {
+                                                 ThreadPool& pool, const LoadOptions& opts) {
   NB_ASSIGN_OR_RETURN(LlamaWeights w, random_llama_weights(cfg, format, seed, pool));
-  return make_llama(std::move(w), nullptr);
+  return make_llama(std::move(w), nullptr, opts);
 }
 
 }  // namespace nb

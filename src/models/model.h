@@ -57,6 +57,9 @@ struct LoadOptions {
   // Emulated W4A4 (`--act-type`): every linear layer's input rounded through
   // this FP4 format (kernels/act_quant.h); F32 = none. Llama models only.
   FormatId act_type = FormatId::F32;
+  // Rearrange weights once into the layout the kernels read best
+  // (kernels::with_kernel_layout; `--no-repack` turns it off).
+  bool repack = true;
 };
 
 // The architecture a file declares ("" if none): GGUF general.architecture,

@@ -53,11 +53,11 @@ std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path) {
   return out;
 }
 
-std::unique_ptr<Model> load_model_at(const std::string& path) {
+std::unique_ptr<Model> load_model_at(const std::string& path, const LoadOptions& opts) {
   auto mf = io::open_model(path);
   EXPECT_TRUE(mf.ok()) << mf.status().message();
   if (!mf.ok()) return nullptr;
-  auto m = load_model(std::make_shared<const io::ModelFile>(std::move(mf).value()));
+  auto m = load_model(std::make_shared<const io::ModelFile>(std::move(mf).value()), opts);
   EXPECT_TRUE(m.ok()) << m.status().message();
   return m.ok() ? std::move(m).value() : nullptr;
 }

@@ -18,7 +18,7 @@ std::vector<int32_t> read_ids(const std::string& path);  // whitespace-separated
 // One id sequence per non-empty line (the models' ids.txt files).
 std::vector<std::vector<int32_t>> read_lines_of_ids(const std::string& path);
 // Opens and loads a model; on error records a test failure and returns nullptr.
-std::unique_ptr<Model> load_model_at(const std::string& path);
+std::unique_ptr<Model> load_model_at(const std::string& path, const LoadOptions& opts = {});
 std::string temp_path(const std::string& name);          // unique per test process
 // n draws of N(0, sigma²) from mt19937(seed): the same values on every platform's libstdc++.
 std::vector<float> normal_values(size_t n, uint32_t seed, float sigma = 1.0f);

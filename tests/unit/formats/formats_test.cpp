@@ -92,7 +92,39 @@ const ExpectedRow kExpected[] = {
     {FormatId::INT4_G32, "int4_g32", kPrivateGgufTypeBase + 4, 32, sizeof(BlockInt4<32>), 0, FormatId::F32, true, true},
     {FormatId::INT4_G64, "int4_g64", kPrivateGgufTypeBase + 5, 64, sizeof(BlockInt4<64>), 0, FormatId::F32, true, true},
     {FormatId::INT4_G128, "int4_g128", kPrivateGgufTypeBase + 6, 128, sizeof(BlockInt4<128>), 0, FormatId::F32, true, true},
+    {FormatId::Q8_0R, "q8_0r", -1, 32, sizeof(BlockQ8_0), 0, FormatId::Q8_0, true, true},
 };
+
+// Q8_0R's layout byte by byte (blocks.h): 6 blocks = a group of 4 and a
+// partial group of 2; block b's code j is the byte 100 b + j, its scale word
+// 1000 + b.
+TEST(FormatTable, Q8_0RLayout) {
+  const int64_t nb = 6;
+  std::vector<BlockQ8_0> src(static_cast<size_t>(nb));
+  for (int64_t b = 0; b < nb; ++b) {
+    src[size_t(b)].d = uint16_t(1000 + b);
+    for (int j = 0; j < 32; ++j) src[size_t(b)].qs[j] = int8_t(uint8_t(100 * b + j));
+  }
+  const FormatTraits& t = traits(FormatId::Q8_0R);
+  ASSERT_EQ(t.rearranges, FormatId::Q8_0);
+  std::vector<uint8_t> row(row_bytes(FormatId::Q8_0R, nb * 32));
+  ASSERT_EQ(row.size(), size_t(34 * nb));
+  t.rearrange(src.data(), row.data(), nb * 32);
+  auto code = [&](int64_t b, int j) { return uint8_t(100 * b + j); };
+  for (int64_t b = 0; b < nb; ++b) EXPECT_EQ(row[size_t(2 * b)] | row[size_t(2 * b + 1)] << 8, 1000 + b);
+  const uint8_t* c = row.data() + 2 * nb;
+  for (int64_t b = 0; b < 4; ++b)
+    for (int j = 0; j < 16; ++j) {
+      EXPECT_EQ(c[16 * b + j], code(b, j)) << b << " " << j;            // first halves of group 0
+      EXPECT_EQ(c[64 + 16 * b + j], code(b, 16 + j)) << b << " " << j;  // its second halves
+    }
+  for (int64_t b = 4; b < 6; ++b)
+    for (int j = 0; j < 16; ++j) {
+      EXPECT_EQ(c[128 + 16 * (b - 4) + j], code(b, j)) << b << " " << j;  // group 1 has 2 blocks
+      EXPECT_EQ(c[128 + 32 + 16 * (b - 4) + j], code(b, 16 + j)) << b << " " << j;
+    }
+  EXPECT_EQ(t.aligned_at(nb * 32), 2 * nb);
+}
 
 TEST(FormatTable, RowsMatchGgufAndBlockStructs) {
   ASSERT_EQ(std::size(kExpected), size_t(FormatId::kCount));

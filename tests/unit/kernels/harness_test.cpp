@@ -43,7 +43,7 @@ class Harness : public ::testing::Test {
   std::string saved_;
 };
 
-const FormatId kMatmulFormats[] = {FormatId::F32,  FormatId::F16,  FormatId::BF16, FormatId::Q8_0,
+const FormatId kMatmulFormats[] = {FormatId::F32,  FormatId::F16,  FormatId::BF16, FormatId::Q8_0, FormatId::Q8_0R,
                                    FormatId::Q4_0, FormatId::Q4_K, FormatId::Q5_K, FormatId::Q6_K};
 
 bool is_float(FormatId f) { return f == FormatId::F32 || f == FormatId::F16 || f == FormatId::BF16; }
@@ -69,6 +69,13 @@ uint16_t random_pow2(std::mt19937& rng) {
 // for the exact-sum test.
 std::vector<uint8_t> random_weights(FormatId f, int64_t rows, int64_t k, std::mt19937& rng, bool pow2 = false) {
   const size_t rb = formats::row_bytes(f, k);
+  if (const formats::FormatTraits& tr = formats::traits(f); tr.rearrange) {  // the file format's rows, rearranged
+    const auto src = random_weights(tr.rearranges, rows, k, rng, pow2);
+    const size_t sb = formats::row_bytes(tr.rearranges, k);
+    std::vector<uint8_t> w(rb * size_t(rows));
+    for (int64_t r = 0; r < rows; ++r) tr.rearrange(src.data() + size_t(r) * sb, w.data() + size_t(r) * rb, k);
+    return w;
+  }
   std::vector<uint8_t> w(rb * size_t(rows));
   if (is_float(f)) {
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -218,7 +225,7 @@ std::string describe(const std::string& isa, FormatId f, const Case& c) {
 std::vector<Case> cases_for(FormatId f) {
   std::vector<int64_t> ks;
   if (is_float(f)) ks = {1, 7, 16, 33, 100, 1000};
-  else if (f == FormatId::Q8_0 || f == FormatId::Q4_0) ks = {32, 96, 160, 224, 32 * 33};
+  else if (formats::traits(f).block_size == 32) ks = {32, 96, 160, 224, 32 * 33};
   else ks = {256, 768, 1280};
   std::vector<Case> out;
   for (int64_t rows : {1, 3, 17, 64, 67})
@@ -228,7 +235,7 @@ std::vector<Case> cases_for(FormatId f) {
         if (rows > 2) out.push_back({rows, k, T, rows / 3, rows - 1});  // r0 > 0 sub-range
       }
   // Several prefill row blocks and k-chunks (the kernels block by L2 size).
-  out.push_back({200, is_float(f) ? 1000 : (f == FormatId::Q8_0 || f == FormatId::Q4_0) ? 32 * 65 : 256 * 9, 17, 5,
+  out.push_back({200, is_float(f) ? 1000 : formats::traits(f).block_size == 32 ? 32 * 65 : 256 * 9, 17, 5,
                  199});
   return out;
 }
@@ -373,6 +380,43 @@ TEST_F(Harness, PrefillEqualsDecodeBitForBit) {
     }
   }
   set_amx_enabled(true);
+}
+
+// A layout made at load time (Q8_0R) holds the same codes and scales as its
+// file format, and where a table asks for it (load_layout) its kernel must
+// give that table's bits for the file format exactly, decode and prefill,
+// partial last groups included; the scalar reference too (the same dot,
+// block by block).
+TEST_F(Harness, RearrangedLayoutsGiveTheSameBits) {
+  std::mt19937 rng(31);
+  std::vector<std::string> isas = simd_isas();
+  isas.insert(isas.begin(), "scalar");
+  for (const std::string& isa : isas) {
+    const KernelTable& t = use(isa);
+    for (size_t i = 0; i < size_t(FormatId::kCount); ++i) {
+      const formats::FormatTraits& tr = formats::traits(FormatId(i));
+      if (!tr.rearrange || (isa != "scalar" && t.load_layout[size_t(tr.rearranges)] != tr.id)) continue;
+      for (int64_t nb : {1, 3, 4, 6, 37, 64}) {
+        const int64_t k = nb * tr.block_size, rows = 67;
+        const auto w = random_weights(tr.rearranges, rows, k, rng);
+        const size_t sb = formats::row_bytes(tr.rearranges, k), rb = formats::row_bytes(tr.id, k);
+        std::vector<uint8_t> wr(rb * size_t(rows));
+        for (int64_t r = 0; r < rows; ++r) tr.rearrange(w.data() + size_t(r) * sb, wr.data() + size_t(r) * rb, k);
+        std::vector<float> back(static_cast<size_t>(k)), want(static_cast<size_t>(k));
+        tr.to_float(wr.data() + rb, back.data(), k);
+        formats::traits(tr.rearranges).to_float(w.data() + sb, want.data(), k);
+        ASSERT_EQ(0, std::memcmp(back.data(), want.data(), back.size() * sizeof(float))) << tr.name << " nb=" << nb;
+        for (int64_t T : {1, 5}) {
+          const Case c{rows, k, T, 0, rows};
+          const auto xq = quantize_ref(tr.dot_type, random_floats(size_t(T * k), rng), T, k);
+          const auto y = run_matmul(t.matmul[i], tr.id, wr, xq, c);
+          const auto y0 = run_matmul(t.matmul[size_t(tr.rearranges)], tr.rearranges, w, xq, c);
+          ASSERT_EQ(0, std::memcmp(y.data(), y0.data(), y.size() * sizeof(float)))
+              << describe(isa, tr.id, c) << " differs from " << formats::traits(tr.rearranges).name;
+        }
+      }
+    }
+  }
 }
 
 // Q8_0 / Q4_0 prefill on the AMX-INT8 tile unit: exact int32 block sums and
