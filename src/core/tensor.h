@@ -34,6 +34,7 @@ enum class FormatId : uint16_t {
   INT4_G64,   // symmetric int4, fp16 scale per 64, 4.25 bits per weight
   INT4_G128,  // symmetric int4, fp16 scale per 128, 4.125 bits per weight
   Q8_0R,      // Q8_0 rearranged at load for the AVX-512 kernels (formats/q8_0.cpp), never in files
+  TQ2_0R,     // TQ2_0 rearranged at load for the AVX-512 kernels (formats/ternary.cpp), never in files
   kCount
 };
 

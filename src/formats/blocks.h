@@ -107,6 +107,14 @@ struct BlockTQ2_0 {
 };
 static_assert(sizeof(BlockTQ2_0) == 66);
 
+// TQ2_0R (nibble's own, made at load time, never in files): a row of nb
+// TQ2_0 blocks with the same scales and codes, the nb fp16 scales first (block
+// order), then from byte 2 nb each block's 64 code bytes as in TQ2_0: 66 nb
+// bytes per row, as TQ2_0, and every block's codes one whole line when the
+// row's byte 2 nb starts one (FormatTraits::aligned_at). Scales first for the
+// reason Q8_0R's come first.
+inline int64_t tq2_0r_codes_at(int64_t nb, int64_t j) { return 2 * nb + 64 * j; }
+
 // TQ1_0 (llama.cpp): 256 weights as base-3 digits, 5 per byte in qs (elements
 // 0..239) and 4 per byte in qh (240..255), and an fp16 scale.
 // A byte holding trits t0..t4 (t0 most significant) stores

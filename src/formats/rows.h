@@ -19,6 +19,7 @@ FormatTraits q8_k();
 FormatTraits i8_row();
 FormatTraits tq1_0();
 FormatTraits tq2_0();
+FormatTraits tq2_0r();
 FormatTraits t2();
 FormatTraits t1_6();
 FormatTraits mxfp4();      // fp4.cpp

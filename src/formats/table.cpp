@@ -20,7 +20,7 @@ Table build_table() {
       rows::q4_k(), rows::q5_k(), rows::q6_k(), rows::q8_k(), rows::i8_row(),
       rows::tq1_0(), rows::tq2_0(), rows::t2(), rows::t1_6(),
       rows::mxfp4(), rows::mxfp4_fpq(), rows::nvfp4(), rows::int4_g32(), rows::int4_g64(), rows::int4_g128(),
-      rows::q8_0r(),
+      rows::q8_0r(), rows::tq2_0r(),
   };
   Table t{};
   std::array<bool, kCount> filled{};

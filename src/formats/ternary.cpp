@@ -8,6 +8,7 @@
 // Layouts are in blocks.h.
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "core/half.h"
 #include "formats/blocks.h"
@@ -46,6 +47,37 @@ void tq2_0_from_float(const float* src, void* dst, int64_t n) {
     }
     b[i].d = f32_to_fp16(amax);
   }
+}
+
+// ---- TQ2_0R (blocks.h): TQ2_0 blocks with the scales moved to the row's front.
+BlockTQ2_0 tq2_0r_block(const uint8_t* row, int64_t nb, int64_t j) {
+  BlockTQ2_0 b;
+  std::memcpy(&b.d, row + 2 * j, 2);
+  std::memcpy(b.qs, row + tq2_0r_codes_at(nb, j), sizeof b.qs);
+  return b;
+}
+
+void tq2_0r_from_tq2_0(const void* src, void* dst, int64_t n) {
+  const auto* b = static_cast<const BlockTQ2_0*>(src);
+  uint8_t* row = static_cast<uint8_t*>(dst);
+  const int64_t nb = n / kQK_K;
+  for (int64_t j = 0; j < nb; ++j) {
+    std::memcpy(row + 2 * j, &b[j].d, 2);
+    std::memcpy(row + tq2_0r_codes_at(nb, j), b[j].qs, sizeof b[j].qs);
+  }
+}
+
+void tq2_0r_to_float(const void* src, float* dst, int64_t n) {
+  for (int64_t j = 0; j < n / kQK_K; ++j) {
+    const BlockTQ2_0 b = tq2_0r_block(static_cast<const uint8_t*>(src), n / kQK_K, j);
+    tq2_0_to_float(&b, dst + j * kQK_K, kQK_K);
+  }
+}
+
+void tq2_0r_from_float(const float* src, void* dst, int64_t n) {
+  std::vector<BlockTQ2_0> blocks(size_t(n / kQK_K));
+  tq2_0_from_float(src, blocks.data(), n);
+  tq2_0r_from_tq2_0(blocks.data(), dst, n);
 }
 
 // ---- TQ1_0
@@ -98,6 +130,17 @@ float tq_dot(const void* w, const void* a, int64_t n) {
     int32_t acc = 0;
     for (int e = 0; e < kQK_K; ++e) acc += (Trit(wb[i], e) - 1) * ab[i].qs[e];
     sum += fp16_to_f32(wb[i].d) * ab[i].d * float(acc);
+  }
+  return sum;
+}
+
+// TQ2_0's dot block by block (a one-block tq_dot is its term exactly), so the same value.
+float tq2_0r_dot(const void* w, const void* a, int64_t n) {
+  const auto* ab = static_cast<const BlockQ8_K*>(a);
+  float sum = 0;
+  for (int64_t j = 0; j < n / kQK_K; ++j) {
+    const BlockTQ2_0 b = tq2_0r_block(static_cast<const uint8_t*>(w), n / kQK_K, j);
+    sum += tq_dot<BlockTQ2_0, tq2_trit>(&b, &ab[j], kQK_K);
   }
   return sum;
 }
@@ -178,6 +221,15 @@ FormatTraits rows::tq1_0() {
 FormatTraits rows::tq2_0() {
   FormatTraits t{FormatId::TQ2_0, "tq2_0", 35, kQK_K, sizeof(BlockTQ2_0), 0, FormatId::Q8_K,
                  tq2_0_to_float, tq2_0_from_float, tq_dot<BlockTQ2_0, tq2_trit>};
+  return t;
+}
+
+FormatTraits rows::tq2_0r() {
+  FormatTraits t{FormatId::TQ2_0R, "tq2_0r", -1, kQK_K, sizeof(BlockTQ2_0), 0, FormatId::Q8_K,
+                 tq2_0r_to_float, tq2_0r_from_float, tq2_0r_dot};
+  t.rearranges = FormatId::TQ2_0;
+  t.rearrange = tq2_0r_from_tq2_0;
+  t.aligned_at = [](int64_t n) { return tq2_0r_codes_at(n / kQK_K, 0); };
   return t;
 }
 

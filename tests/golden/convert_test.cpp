@@ -135,28 +135,31 @@ TEST(Convert, Q8_0TensorsEqualLlamaCpps) {
   EXPECT_EQ((*tok_ours)->encode(text, true), (*tok_theirs)->encode(text, true));
 }
 
-// llama.cpp's Q8_0 file, its weights rearranged at load (Q8_0R, where the
-// kernels ask for it) or read in the file's layout: the same logits, bit for
-// bit, prompt and one-token steps alike.
-TEST(Convert, RepackedQ8_0GivesTheSameLogits) {
-  NB_REQUIRE_DATA("models/llama-gutenberg-gguf/llama-gutenberg-Q8_0.gguf");
-  const std::string path = data_path("models/llama-gutenberg-gguf/llama-gutenberg-Q8_0.gguf");
+// llama.cpp's Q8_0 and TQ2_0 files, their weights rearranged at load (Q8_0R,
+// TQ2_0R, where the kernels ask for it) or read in the file's layout: the
+// same logits, bit for bit, prompt and one-token steps alike.
+void check_repacked_logits(const std::string& file) {
+  const std::string rel = "models/llama-gutenberg-gguf/" + file;
+  if (!data_available(rel)) GTEST_SKIP() << "no " << rel;
   LoadOptions plain;
   plain.repack = false;
-  auto a = load_model_at(path), b = load_model_at(path, plain);
+  auto a = load_model_at(data_path(rel)), b = load_model_at(data_path(rel), plain);
   ASSERT_TRUE(a && b);
   const std::vector<int32_t> ids = first_sequence();
   const auto la = logits_of(*a, ids), lb = logits_of(*b, ids);
-  EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float))) << file;
   ThreadPool pool(2);
   auto sa = a->new_state(8), sb = b->new_state(8);
   std::vector<float> ya(size_t(a->info().n_vocab)), yb(ya.size());
   for (int i = 0; i < 8; ++i) {
     const std::vector<int32_t> one{ids[size_t(i)]};
     ASSERT_TRUE(a->forward(one, *sa, ya.data(), false, pool).ok() && b->forward(one, *sb, yb.data(), false, pool).ok());
-    EXPECT_EQ(0, std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float))) << "token " << i;
+    EXPECT_EQ(0, std::memcmp(ya.data(), yb.data(), ya.size() * sizeof(float))) << file << " token " << i;
   }
 }
+
+TEST(Convert, RepackedQ8_0GivesTheSameLogits) { check_repacked_logits("llama-gutenberg-Q8_0.gguf"); }
+TEST(Convert, RepackedTQ2_0GivesTheSameLogits) { check_repacked_logits("llama-gutenberg-TQ2_0.gguf"); }
 
 TEST(Convert, LlamaCppKeysAndReloadOfGguf) {
   NB_REQUIRE_DATA("models/gguf-small/stories260K.gguf");

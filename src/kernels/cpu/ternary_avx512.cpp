@@ -355,8 +355,22 @@ inline __m128 no_contract(__m128 v) {
 //  TQ1_0, plane n (5): [q[32n + m] (m < 32) | q[160 + 16n + m] (m < 16) |
 //    q[240 + 4n + j] (j < 4, n < 4) | 0 ...] — qs[0..31], qs[32..47] and
 //    qh[0..3] as loaded together (52 bytes); plane 4 of qh is not an element.
-struct TQ2F {
-  using Block = BlockTQ2_0;
+// Where block j of a row (nsb blocks) keeps its codes (TQ1_0: qs then qh)
+// and scale, in the file's layout (Block after Block).
+template <class Block>
+struct FileBlocks {
+  static const uint8_t* codes(const char* row, int64_t, int64_t j) { return reinterpret_cast<const Block*>(row)[j].qs; }
+  static uint16_t scale(const char* row, int64_t, int64_t j) { return reinterpret_cast<const Block*>(row)[j].d; }
+  // The lines of a block kPrefetchAhead bytes ahead in its row (blocks are
+  // under 128 bytes: its first and last byte cover it).
+  static void prefetch(const char* row, int64_t, int64_t j) {
+    const char* p = row + j * int64_t(sizeof(Block)) + kPrefetchAhead;
+    _mm_prefetch(p, _MM_HINT_T0);
+    _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T0);
+  }
+};
+
+struct TQ2F : FileBlocks<BlockTQ2_0> {
   static constexpr int kPlanes = 4;
   static void layout(const int8_t* q, int8_t* out) {
     for (int l = 0; l < 4; ++l) {
@@ -365,8 +379,24 @@ struct TQ2F {
     }
   }
 };
-struct TQ1F {
-  using Block = BlockTQ1_0;
+// TQ2_0R (blocks.h): TQ2_0's codes as whole lines after the row's scales.
+// Decode of one kernel from DRAM, 1 thread: see docs/performance.md.
+struct TQ2RF : TQ2F {
+  static const uint8_t* codes(const char* row, int64_t nsb, int64_t j) {
+    return reinterpret_cast<const uint8_t*>(row) + formats::tq2_0r_codes_at(nsb, j);
+  }
+  static uint16_t scale(const char* row, int64_t, int64_t j) {
+    uint16_t d;
+    std::memcpy(&d, row + 2 * j, 2);
+    return d;
+  }
+  // The code stream, a line per block (past the row's end: the next row's
+  // scales, then its codes).
+  static void prefetch(const char* row, int64_t nsb, int64_t j) {
+    _mm_prefetch(reinterpret_cast<const char*>(codes(row, nsb, j)) + kPrefetchAhead, _MM_HINT_T0);
+  }
+};
+struct TQ1F : FileBlocks<BlockTQ1_0> {
   static constexpr int kPlanes = 5;
   static void layout(const int8_t* q, int8_t* out) {
     std::memset(out, 0, 64 * 5);
@@ -380,15 +410,17 @@ struct TQ1F {
 
 // Int32 lane sums of c * q for one block (TQ1_0: 256 times that, see the top
 // of the file for the b_n identity).
-inline __m512i tq_block(const BlockTQ2_0* b, const int8_t* a) {
-  const __m512i v = _mm512_loadu_si512(b->qs), m3 = _mm512_set1_epi8(3);
+template <class F>
+inline __m512i tq_block(const uint8_t* codes, const int8_t* a) requires(F::kPlanes == 4) {
+  const __m512i v = _mm512_loadu_si512(codes), m3 = _mm512_set1_epi8(3);
   __m512i acc = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_and_si512(v, m3), _mm512_load_si512(a));
   acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3), _mm512_load_si512(a + 64));
   acc = _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), _mm512_load_si512(a + 128));
   return _mm512_dpbusd_epi32(acc, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3), _mm512_load_si512(a + 192));
 }
-inline __m512i tq_block(const BlockTQ1_0* blk, const int8_t* a) {
-  __m512i b = _mm512_maskz_loadu_epi8((__mmask64(1) << 52) - 1, blk->qs);  // qs[48] then qh[4]
+template <class F>
+inline __m512i tq_block(const uint8_t* codes, const int8_t* a) requires(F::kPlanes == 5) {
+  __m512i b = _mm512_maskz_loadu_epi8((__mmask64(1) << 52) - 1, codes);  // qs[48] then qh[4]
   __m512i A = _mm512_setzero_si512(), B = _mm512_setzero_si512();
 #pragma GCC unroll 5
   for (int n = 0; n < 5; ++n) {
@@ -409,32 +441,24 @@ inline __m128i reduce4(__m512i a, __m512i b, __m512i c, __m512i d) {
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// The lines of a block kPrefetchAhead bytes ahead in its row (blocks are
-// under 128 bytes: its first and last byte cover it).
-template <class Block>
-inline void prefetch_block(const Block* b) {
-  const char* p = reinterpret_cast<const char*>(b) + kPrefetchAhead;
-  _mm_prefetch(p, _MM_HINT_T0);
-  _mm_prefetch(p + sizeof(Block) - 1, _MM_HINT_T0);
-}
-
 // Rows [0, R) of w (R = 4 or 1, wrb bytes apart) against one token in layout form.
 template <class F, int R>
 void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int32_t* qs, const float* da, float* y,
              int64_t ys) {
-  using Block = typename F::Block;
   if constexpr (R == 4) {
     __m128 sum = _mm_setzero_ps();
     for (int64_t j = 0; j < nsb; ++j) {
-      const Block* b[4];
+      const char* row[4];
       for (int i = 0; i < 4; ++i) {
-        b[i] = reinterpret_cast<const Block*>(w + i * wrb) + j;
-        prefetch_block(b[i]);
+        row[i] = w + i * wrb;
+        F::prefetch(row[i], nsb, j);
       }
       const int8_t* a = xl + j * 64 * F::kPlanes;
-      const __m128i s = _mm_sub_epi32(
-          reduce4(tq_block(b[0], a), tq_block(b[1], a), tq_block(b[2], a), tq_block(b[3], a)), _mm_set1_epi32(qs[j]));
-      const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(short(b[0]->d), short(b[1]->d), short(b[2]->d), short(b[3]->d), 0, 0, 0, 0));
+      const __m128i s = _mm_sub_epi32(reduce4(tq_block<F>(F::codes(row[0], nsb, j), a), tq_block<F>(F::codes(row[1], nsb, j), a),
+                                              tq_block<F>(F::codes(row[2], nsb, j), a), tq_block<F>(F::codes(row[3], nsb, j), a)),
+                                      _mm_set1_epi32(qs[j]));
+      const __m128 dw = _mm_cvtph_ps(_mm_setr_epi16(short(F::scale(row[0], nsb, j)), short(F::scale(row[1], nsb, j)),
+                                                    short(F::scale(row[2], nsb, j)), short(F::scale(row[3], nsb, j)), 0, 0, 0, 0));
       sum = _mm_add_ps(sum, no_contract(_mm_mul_ps(_mm_mul_ps(dw, _mm_set1_ps(da[j])), _mm_cvtepi32_ps(s))));
     }
     float out[4];
@@ -443,10 +467,9 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int
   } else {
     __m128 sum = _mm_setzero_ps();
     for (int64_t j = 0; j < nsb; ++j) {
-      const Block* b = reinterpret_cast<const Block*>(w) + j;
-      prefetch_block(b);
-      const int32_t s = _mm512_reduce_add_epi32(tq_block(b, xl + j * 64 * F::kPlanes)) - qs[j];
-      const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(b->d));
+      F::prefetch(w, nsb, j);
+      const int32_t s = _mm512_reduce_add_epi32(tq_block<F>(F::codes(w, nsb, j), xl + j * 64 * F::kPlanes)) - qs[j];
+      const __m128 dw = _mm_cvtph_ps(_mm_cvtsi32_si128(F::scale(w, nsb, j)));
       sum = _mm_add_ss(sum, no_contract(_mm_mul_ss(_mm_mul_ss(dw, _mm_set_ss(da[j])), _mm_cvtsi32_ss(_mm_setzero_ps(), s))));
     }
     y[0] = _mm_cvtss_f32(sum);
@@ -454,20 +477,22 @@ void tq_rows(const char* w, size_t wrb, int64_t nsb, const int8_t* xl, const int
 }
 
 // One TQ block as 256 signed trits c - 1 in element order, for the tile unit.
-inline void tq_trits(const BlockTQ2_0& b, int8_t* dst) {
+template <class F>
+inline void tq_trits(const uint8_t* codes, int8_t* dst) requires(F::kPlanes == 4) {
   // element 128 j + 32 l + m: bits 2l of qs[32 j + m]
   const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
   for (int j = 0; j < 2; ++j) {
-    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * j));
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * j));
     for (int l = 0; l < 4; ++l)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 128 * j + 32 * l),
                           _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 2 * l), m3), one));
   }
 }
-inline void tq_trits(const BlockTQ1_0& b, int8_t* dst) {
+template <class F>
+inline void tq_trits(const uint8_t* codes, int8_t* dst) requires(F::kPlanes == 5) {
   // Trit n of byte q is floor(3 (q 3^n mod 256) / 256) (the T1_6 decode):
   // elements 32 n + m from qs[m], 160 + 16 n + m from qs[32 + m], 240 + 4 n + m from qh[m].
-  __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8((__mmask64(1) << 52) - 1, b.qs), _mm512_set1_epi8(char(0x80)));
+  __m512i x = _mm512_xor_si512(_mm512_maskz_loadu_epi8((__mmask64(1) << 52) - 1, codes), _mm512_set1_epi8(char(0x80)));
   const __m512i lo = _mm512_set1_epi8(85 - 128), hi = _mm512_set1_epi8(170 - 128);
   for (int n = 0; n < 5; ++n) {
     const __mmask64 a = _mm512_cmpgt_epi8_mask(x, lo), c = _mm512_cmpgt_epi8_mask(x, hi);
@@ -493,7 +518,6 @@ inline void tq_trits(const BlockTQ1_0& b, int8_t* dst) {
 template <class F>
 void unpack_tq_rows(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64_t nsb, int8_t offset,
                     int8_t* codes, float* dw) {
-  using Block = typename F::Block;
   const __m512i add = _mm512_set1_epi8(offset);
   for (int64_t r = 0; r < rows_p; ++r)
     for (int64_t j = 0; j < nsb; ++j) {
@@ -503,12 +527,12 @@ void unpack_tq_rows(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int
         dw[r * nsb + j] = 0.0f;
         continue;
       }
-      const Block& blk = reinterpret_cast<const Block*>(w + r * wrb)[j];
-      tq_trits(blk, dst);
+      const char* row = w + r * wrb;
+      tq_trits<F>(F::codes(row, nsb, j), dst);
       if (offset != 0)
         for (int i = 0; i < kQK_K; i += 64)
           _mm512_storeu_si512(dst + i, _mm512_add_epi8(_mm512_loadu_si512(dst + i), add));
-      dw[r * nsb + j] = _cvtsh_ss(blk.d);
+      dw[r * nsb + j] = _cvtsh_ss(F::scale(row, nsb, j));
     }
 }
 
@@ -634,6 +658,9 @@ void register_ternary_avx512(KernelTable& t) {
   t.matmul_scaled[size_t(FormatId::T1_6)] = matmul_ternary<T1_6F>;
   t.matmul[size_t(FormatId::TQ2_0)] = matmul_tq<TQ2F>;
   t.matmul[size_t(FormatId::TQ1_0)] = matmul_tq<TQ1F>;
+  t.matmul[size_t(FormatId::TQ2_0R)] = matmul_tq<TQ2RF>;
+  t.matmul_isa[size_t(FormatId::TQ2_0R)] = "avx512-vnni";
+  t.load_layout[size_t(FormatId::TQ2_0)] = FormatId::TQ2_0R;
   t.matmul_isa[size_t(FormatId::TQ2_0)] = t.matmul_isa[size_t(FormatId::TQ1_0)] = "avx512-vnni";
 }
 

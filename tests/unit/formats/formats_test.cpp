@@ -93,6 +93,7 @@ const ExpectedRow kExpected[] = {
     {FormatId::INT4_G64, "int4_g64", kPrivateGgufTypeBase + 5, 64, sizeof(BlockInt4<64>), 0, FormatId::F32, true, true},
     {FormatId::INT4_G128, "int4_g128", kPrivateGgufTypeBase + 6, 128, sizeof(BlockInt4<128>), 0, FormatId::F32, true, true},
     {FormatId::Q8_0R, "q8_0r", -1, 32, sizeof(BlockQ8_0), 0, FormatId::Q8_0, true, true},
+    {FormatId::TQ2_0R, "tq2_0r", -1, 256, sizeof(BlockTQ2_0), 0, FormatId::Q8_K, true, true},
 };
 
 // Q8_0R's layout byte by byte (blocks.h): 6 blocks = a group of 4 and a

@@ -95,6 +95,7 @@ std::vector<uint8_t> random_weights(FormatId f, int64_t rows, int64_t k, std::mt
       switch (f) {
         case FormatId::Q8_0: reinterpret_cast<formats::BlockQ8_0*>(p)[i].d = d(); break;
         case FormatId::Q4_0: reinterpret_cast<formats::BlockQ4_0*>(p)[i].d = d(); break;
+        case FormatId::TQ2_0: reinterpret_cast<formats::BlockTQ2_0*>(p)[i].d = d(); break;
         case FormatId::Q4_K: {
           auto& b = reinterpret_cast<formats::BlockQ4_K*>(p)[i];
           b.d = d();
@@ -382,7 +383,7 @@ TEST_F(Harness, PrefillEqualsDecodeBitForBit) {
   set_amx_enabled(true);
 }
 
-// A layout made at load time (Q8_0R) holds the same codes and scales as its
+// A layout made at load time (Q8_0R, TQ2_0R) holds the same codes and scales as its
 // file format, and where a table asks for it (load_layout) its kernel must
 // give that table's bits for the file format exactly, decode and prefill,
 // partial last groups included; the scalar reference too (the same dot,
