@@ -379,8 +379,9 @@ struct TQ2F : FileBlocks<BlockTQ2_0> {
     }
   }
 };
-// TQ2_0R (blocks.h): TQ2_0's codes as whole lines after the row's scales.
-// Decode of one kernel from DRAM, 1 thread: see docs/performance.md.
+// TQ2_0R (blocks.h): TQ2_0's codes as whole lines after the row's scales,
+// where TQ2_0's 66-byte blocks split every code load over two lines
+// (TinyLlama TQ2_0 decode +60-65%, docs/performance.md).
 struct TQ2RF : TQ2F {
   static const uint8_t* codes(const char* row, int64_t nsb, int64_t j) {
     return reinterpret_cast<const uint8_t*>(row) + formats::tq2_0r_codes_at(nsb, j);
