@@ -29,7 +29,6 @@ static_assert(sizeof(BlockQ8_0) == 34);
 // also fetches the next row's scales); rows are best placed with their codes
 // on a 64-byte boundary (FormatTraits::aligned_at).
 constexpr int64_t kQ8_0RGroup = 4;
-inline int64_t q8_0r_scales_at(int64_t) { return 0; }
 inline int64_t q8_0r_codes_start(int64_t nb) { return 2 * nb; }
 inline int64_t q8_0r_codes_at(int64_t nb, int64_t b, int half) {  // half 0: codes 0..15, 1: 16..31
   const int64_t g = b / kQ8_0RGroup, m = nb - kQ8_0RGroup * g < kQ8_0RGroup ? nb - kQ8_0RGroup * g : kQ8_0RGroup;

@@ -4,10 +4,10 @@
 // from zero (roundf), d stored as fp16 (the codes use the unrounded d).
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "core/half.h"
 #include "formats/blocks.h"
+#include "formats/rearranged.h"
 #include "formats/rows.h"
 
 namespace nb::formats {
@@ -50,7 +50,7 @@ float q8_0_dot(const void* w, const void* a, int64_t n) {
 // Q8_0R (blocks.h): block b of a row of nb blocks, back in Q8_0's layout.
 BlockQ8_0 q8_0r_block(const uint8_t* row, int64_t nb, int64_t b) {
   BlockQ8_0 blk;
-  std::memcpy(&blk.d, row + q8_0r_scales_at(nb) + 2 * b, 2);
+  std::memcpy(&blk.d, row + 2 * b, 2);
   std::memcpy(blk.qs, row + q8_0r_codes_at(nb, b, 0), 16);
   std::memcpy(blk.qs + 16, row + q8_0r_codes_at(nb, b, 1), 16);
   return blk;
@@ -60,7 +60,7 @@ void q8_0r_from_q8_0(const void* src, void* dst, int64_t n) {
   const BlockQ8_0* b = static_cast<const BlockQ8_0*>(src);
   uint8_t* row = static_cast<uint8_t*>(dst);
   const int64_t nb = n / kQK8_0;
-  for (int64_t i = 0; i < nb; ++i) std::memcpy(row + q8_0r_scales_at(nb) + 2 * i, &b[i].d, 2);
+  for (int64_t i = 0; i < nb; ++i) std::memcpy(row + 2 * i, &b[i].d, 2);  // the scales start the row
   for (int64_t b0 = 0; b0 < nb; b0 += kQ8_0RGroup) {  // group by group, as q8_0r_codes_at places them
     const int64_t m = nb - b0 < kQ8_0RGroup ? nb - b0 : kQ8_0RGroup;
     uint8_t* first = row + q8_0r_codes_at(nb, b0, 0);
@@ -71,38 +71,14 @@ void q8_0r_from_q8_0(const void* src, void* dst, int64_t n) {
   }
 }
 
-void q8_0r_to_float(const void* src, float* dst, int64_t n) {
-  const int64_t nb = n / kQK8_0;
-  for (int64_t i = 0; i < nb; ++i) {
-    const BlockQ8_0 blk = q8_0r_block(static_cast<const uint8_t*>(src), nb, i);
-    q8_0_to_float(&blk, dst + i * kQK8_0, kQK8_0);
-  }
-}
-
-void q8_0r_from_float(const float* src, void* dst, int64_t n) {
-  std::vector<BlockQ8_0> blocks(size_t(n / kQK8_0));
-  q8_0_from_float(src, blocks.data(), n);
-  q8_0r_from_q8_0(blocks.data(), dst, n);
-}
-
-// Q8_0's dot, block by block in the same order (a one-block q8_0_dot is its
-// term exactly: 0 + t = t), so the same value.
-float q8_0r_dot(const void* w, const void* a, int64_t n) {
-  const BlockQ8_0* y = static_cast<const BlockQ8_0*>(a);
-  const int64_t nb = n / kQK8_0;
-  float sum = 0.0f;
-  for (int64_t i = 0; i < nb; ++i) {
-    const BlockQ8_0 blk = q8_0r_block(static_cast<const uint8_t*>(w), nb, i);
-    sum += q8_0_dot(&blk, &y[i], kQK8_0);
-  }
-  return sum;
-}
+using Q8_0R = RearrangedRow<BlockQ8_0, kQK8_0, q8_0r_block, q8_0_to_float, q8_0_from_float, q8_0_dot, q8_0r_from_q8_0,
+                            BlockQ8_0>;
 
 }  // namespace
 
 FormatTraits rows::q8_0r() {
   FormatTraits t{FormatId::Q8_0R, "q8_0r",      -1,           kQK8_0,         sizeof(BlockQ8_0), 0,
-                 FormatId::Q8_0,  q8_0r_to_float, q8_0r_from_float, q8_0r_dot};
+                 FormatId::Q8_0,  Q8_0R::to_float, Q8_0R::from_float, Q8_0R::dot};
   t.rearranges = FormatId::Q8_0;
   t.rearrange = q8_0r_from_q8_0;
   t.aligned_at = [](int64_t n) { return q8_0r_codes_start(n / kQK8_0); };

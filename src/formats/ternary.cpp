@@ -8,10 +8,10 @@
 // Layouts are in blocks.h.
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include "core/half.h"
 #include "formats/blocks.h"
+#include "formats/rearranged.h"
 #include "formats/rows.h"
 
 namespace nb::formats {
@@ -65,19 +65,6 @@ void tq2_0r_from_tq2_0(const void* src, void* dst, int64_t n) {
     std::memcpy(row + 2 * j, &b[j].d, 2);
     std::memcpy(row + tq2_0r_codes_at(nb, j), b[j].qs, sizeof b[j].qs);
   }
-}
-
-void tq2_0r_to_float(const void* src, float* dst, int64_t n) {
-  for (int64_t j = 0; j < n / kQK_K; ++j) {
-    const BlockTQ2_0 b = tq2_0r_block(static_cast<const uint8_t*>(src), n / kQK_K, j);
-    tq2_0_to_float(&b, dst + j * kQK_K, kQK_K);
-  }
-}
-
-void tq2_0r_from_float(const float* src, void* dst, int64_t n) {
-  std::vector<BlockTQ2_0> blocks(size_t(n / kQK_K));
-  tq2_0_from_float(src, blocks.data(), n);
-  tq2_0r_from_tq2_0(blocks.data(), dst, n);
 }
 
 // ---- TQ1_0
@@ -134,16 +121,8 @@ float tq_dot(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
-// TQ2_0's dot block by block (a one-block tq_dot is its term exactly), so the same value.
-float tq2_0r_dot(const void* w, const void* a, int64_t n) {
-  const auto* ab = static_cast<const BlockQ8_K*>(a);
-  float sum = 0;
-  for (int64_t j = 0; j < n / kQK_K; ++j) {
-    const BlockTQ2_0 b = tq2_0r_block(static_cast<const uint8_t*>(w), n / kQK_K, j);
-    sum += tq_dot<BlockTQ2_0, tq2_trit>(&b, &ab[j], kQK_K);
-  }
-  return sum;
-}
+using TQ2_0R = RearrangedRow<BlockTQ2_0, kQK_K, tq2_0r_block, tq2_0_to_float, tq2_0_from_float,
+                             tq_dot<BlockTQ2_0, tq2_trit>, tq2_0r_from_tq2_0, BlockQ8_K>;
 
 // ---- T2 and T1_6: trits of the unscaled values, per-tensor scale outside.
 inline int t2_trit(const uint8_t* row, int64_t e) {
@@ -226,7 +205,7 @@ FormatTraits rows::tq2_0() {
 
 FormatTraits rows::tq2_0r() {
   FormatTraits t{FormatId::TQ2_0R, "tq2_0r", -1, kQK_K, sizeof(BlockTQ2_0), 0, FormatId::Q8_K,
-                 tq2_0r_to_float, tq2_0r_from_float, tq2_0r_dot};
+                 TQ2_0R::to_float, TQ2_0R::from_float, TQ2_0R::dot};
   t.rearranges = FormatId::TQ2_0;
   t.rearrange = tq2_0r_from_tq2_0;
   t.aligned_at = [](int64_t n) { return tq2_0r_codes_at(n / kQK_K, 0); };

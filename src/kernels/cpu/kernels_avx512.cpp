@@ -310,11 +310,16 @@ alignas(64) constexpr uint16_t kQ8GatherHi[32] = {9,  10, 11, 12, 13, 14, 15, 16
 constexpr __mmask32 kQ8HiTail = 0xF0000000u;  // v[1]'s words 28..31: words 64..67
 alignas(64) constexpr uint16_t kQ8Scales[32] = {0, 0, 0, 0, 17, 17, 17, 17, 34, 34, 34, 34, 51, 51, 51, 51};
 
-struct Q8_0Step : FileSteps<Q8_0Step> {
+// The step of Q8_0 codes (Q8_0Step and Q8_0RStep, which must pair the same
+// codes with the same packed activations).
+struct Q8_0Shape {
   static constexpr int kBlocks = 4, kVecs = 2;
-  static constexpr int kBlockAt[4] = {0, 1, 2, 3};   // blocks in order; vector k: codes 16k .. 16k + 15
+  static constexpr int kBlockAt[4] = {0, 1, 2, 3};  // blocks in order; vector k: codes 16k .. 16k + 15
   static constexpr int kChunkXor[4] = {0, 0, 0, 0};
   static constexpr int kOffset = 128;
+};
+
+struct Q8_0Step : Q8_0Shape, FileSteps<Q8_0Step> {
   static constexpr int64_t kBytes = kBlocks * int64_t(sizeof(BlockQ8_0));  // 136
   template <bool kFull>
   static Codes<kVecs> prep(const char* p, int64_t bytes) {
@@ -348,16 +353,12 @@ struct Q8_0Step : FileSteps<Q8_0Step> {
 // step does, so the two give the same bits.
 alignas(32) constexpr uint16_t kQ8RScales[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
 
-struct Q8_0RStep {
-  static constexpr int kBlocks = 4, kVecs = 2;
-  static constexpr int kBlockAt[4] = {0, 1, 2, 3};
-  static constexpr int kChunkXor[4] = {0, 0, 0, 0};
-  static constexpr int kOffset = 128;
+struct Q8_0RStep : Q8_0Shape {
   static_assert(kBlocks == formats::kQ8_0RGroup);
   template <bool kFull>
   static Codes<kVecs> at(const char* row, int64_t q, int64_t nb) {
     const char* c = row + formats::q8_0r_codes_start(nb) + 128 * q;
-    const char* s = row + formats::q8_0r_scales_at(nb) + 8 * q;
+    const char* s = row + 8 * q;  // the scales start the row
     __m512i v0, v1;
     __m128i sc;
     if (kFull) {
@@ -599,7 +600,7 @@ void unpack_codes(const char* w, size_t wrb, int64_t rows, int64_t rows_p, int64
       const char* row = w + r * wrb;
       for (int64_t b = 0; b < nb; ++b) {
         uint16_t d;
-        std::memcpy(&d, row + formats::q8_0r_scales_at(nb) + 2 * b, 2);
+        std::memcpy(&d, row + 2 * b, 2);
         dw[r * nb + b] = h2f(d);
         std::memcpy(dst + b * 32, row + formats::q8_0r_codes_at(nb, b, 0), 16);
         std::memcpy(dst + b * 32 + 16, row + formats::q8_0r_codes_at(nb, b, 1), 16);
