@@ -55,58 +55,57 @@ int64_t matmul_chunk_units(int64_t units, int64_t T, int threads) {
 
 void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
             ThreadPool& pool) {
-  const KernelTable& tab = active_table();
-  const formats::FormatTraits& wt = formats::traits(W.format);
-  const int64_t k = W.cols();
-  // The model loader checks every weight's format and shape before the first
-  // forward pass, so reaching either branch is a programming error, not bad input.
-  const MatmulRowsFn fn = tab.matmul[size_t(W.format)];
-  if (fn == nullptr) fail("matmul: no kernel for this weight format", W);
-  if (k <= 0 || k % wt.block_size != 0) fail("matmul: row length is not a whole number of blocks", W);
-  if (T <= 0) return;
   // BF16 weights times inputs that are all bf16 values (the quantizer's bf16
   // calibration): every product is exact in fp32 either way, so the tile unit
   // computes the same sums, in another order.
-  if (W.format == FormatId::BF16 && T >= 16 && amx_bf16_ready() && all_bf16(X, x_stride, T, k) &&
-      matmul_bf16_amx(W, X, x_stride, T, Y, y_stride, pool))
+  if (W.format == FormatId::BF16 && T >= 16 && amx_bf16_ready() && W.cols() > 0 &&
+      all_bf16(X, x_stride, T, W.cols()) && matmul_bf16_amx(W, X, x_stride, T, Y, y_stride, pool))
     return;
+  const MatmulOut out{&W, Y, y_stride};
+  matmul_group({&out, 1}, X, x_stride, T, pool);
+}
 
-  const size_t w_row_bytes = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
-
-  // Activations in W's dot format. fp32 dots read X in place; others are
-  // converted into a per-thread scratch that grows to the largest batch seen.
-  const void* xq = X;
-  size_t xq_row_bytes = size_t(x_stride) * sizeof(float);
-  const FormatId at = wt.dot_type;
-  if (at != FormatId::F32) {
+void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool) {
+  if (T <= 0 || outs.empty()) return;
+  const KernelTable& tab = active_table();
+  // X in each weight's dot format. fp32 dots read X in place; others are
+  // converted once per (dot format, width) into a per-thread scratch that
+  // grows to the largest batch seen.
+  thread_local std::vector<std::vector<unsigned char>> scratch;
+  thread_local std::vector<QuantizedProduct> products;  // no allocation per call once grown
+  if (scratch.size() < outs.size()) scratch.resize(outs.size());
+  products.resize(outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) {
+    const TensorView& W = *outs[i].W;
+    const formats::FormatTraits& wt = formats::traits(W.format);
+    const int64_t k = W.cols();
+    // The model loader checks every weight's format and shape before the first
+    // forward pass, so reaching either branch is a programming error, not bad input.
+    if (tab.matmul[size_t(W.format)] == nullptr) fail("matmul: no kernel for this weight format", W);
+    if (k <= 0 || k % wt.block_size != 0) fail("matmul: row length is not a whole number of blocks", W);
+    QuantizedProduct& p = products[i];
+    p = {&W, X, size_t(x_stride) * sizeof(float), outs[i].Y, outs[i].y_stride};
+    const FormatId at = wt.dot_type;
+    if (at == FormatId::F32) continue;
+    size_t j = 0;  // an earlier weight with the same dot format and width?
+    while (j < i && !(formats::traits(outs[j].W->format).dot_type == at && outs[j].W->cols() == k)) ++j;
+    if (j < i) {
+      p.Xq = products[j].Xq;
+      p.xq_row_bytes = products[j].xq_row_bytes;
+      continue;
+    }
     const QuantizeRowFn quantize = tab.quantize[size_t(at)];
     if (quantize == nullptr) fail("matmul: no activation quantizer for this weight format's dot type", W);
-    xq_row_bytes = formats::row_bytes(at, k);
-    thread_local std::vector<unsigned char> scratch;
-    if (scratch.size() < xq_row_bytes * size_t(T)) scratch.resize(xq_row_bytes * size_t(T));
-    unsigned char* dst = scratch.data();
+    const size_t rb = formats::row_bytes(at, k);
+    if (scratch[i].size() < rb * size_t(T)) scratch[i].resize(rb * size_t(T));
+    unsigned char* dst = scratch[i].data();
     pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) {
-      for (int64_t t = t0; t < t1; ++t) quantize(X + t * x_stride, dst + size_t(t) * xq_row_bytes, k);
+      for (int64_t t = t0; t < t1; ++t) quantize(X + t * x_stride, dst + size_t(t) * rb, k);
     });
-    xq = dst;
+    p.Xq = dst;
+    p.xq_row_bytes = rb;
   }
-
-  const int64_t units = (W.rows() + kMatmulGrainRows - 1) / kMatmulGrainRows;
-  const int64_t grain = matmul_chunk_units(units, T, pool.size()) * kMatmulGrainRows;
-  // A tensor-scale format with a float dot (NVFP4) stores the weights divided
-  // by W.scale: each output is multiplied by it once, by the thread that
-  // computed it. (Ternary formats take matmul_quantized's exact path.)
-  const bool tensor_scaled = wt.tensor_scale && wt.dot_i32 == nullptr && W.scale != 1.0f;
-  const float w_scale = W.scale;
-  pool.parallel_for(
-      W.rows(),
-      [&](int64_t r0, int64_t r1, int) {
-        fn(W.data, w_row_bytes, r0, r1, k, xq, xq_row_bytes, T, Y, y_stride);
-        if (tensor_scaled)
-          for (int64_t t = 0; t < T; ++t)
-            for (int64_t r = r0; r < r1; ++r) Y[t * y_stride + r] *= w_scale;
-      },
-      grain);
+  matmul_quantized_group(products, T, pool);
 }
 
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {

@@ -24,6 +24,16 @@ enum class RopeStyle : uint8_t {
 // X is converted to W's dot format (e.g. Q8_0 blocks for Q4_0 weights) first.
 void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
             ThreadPool& pool);
+// Several weights applied to the same X (a layer's q, k and v; its gate and
+// up): X converted once per dot format, then one parallel sweep over all
+// their rows (matmul_quantized_group), so one barrier instead of one per
+// weight. Each output is computed exactly as matmul computes it.
+struct MatmulOut {
+  const TensorView* W;
+  float* Y;  // element (t, r) at Y[t * y_stride + r]
+  int64_t y_stride;
+};
+void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool);
 inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& pool) {
   matmul(W, x, W.cols(), 1, y, W.rows(), pool);
 }
@@ -112,11 +122,11 @@ void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, in
 // one per product, and no thread idles between them.
 struct QuantizedProduct {
   const TensorView* W;
-  const void* Xq;  // activation rows, xq_row_bytes apart
-  float* Y;        // element (t, r) at Y[t * y_stride + r]
+  const void* Xq;  // activation rows in W's dot format, xq_row_bytes apart
+  size_t xq_row_bytes;
+  float* Y;  // element (t, r) at Y[t * y_stride + r]
   int64_t y_stride;
 };
-void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t xq_row_bytes, int64_t T,
-                            ThreadPool& pool);
+void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool);
 
 }  // namespace nb::kernels

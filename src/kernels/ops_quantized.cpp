@@ -1,6 +1,6 @@
-// matmul_quantized: the matmul for activations a model quantized itself
-// (BitLinear's per-token int8), including the exact tensor-scale path of the
-// ternary formats.
+// matmul_quantized(_group): the matmul over activations already in the weights'
+// dot format (BitLinear's per-token int8, or matmul_group's conversions),
+// including the exact tensor-scale path of the ternary formats.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -18,17 +18,25 @@ constexpr int64_t kGrainRows = kMatmulGrainRows;
   std::fprintf(stderr, "nibble: internal error: %s (format %s)\n", what, formats::traits(W.format).name);
   std::abort();
 }
+
+// Formats with a tensor scale and an integer dot (T2, T1_6) take the exact
+// scaled kernel; a tensor-scale format with a float dot (NVFP4) stores the
+// weights divided by W.scale, so each output is multiplied by it once, by
+// the thread that computed it.
+bool exact_scaled(FormatId f) {
+  const formats::FormatTraits& t = formats::traits(f);
+  return t.tensor_scale && t.dot_i32 != nullptr;
+}
 }  // namespace
 
-void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t xq_row_bytes, int64_t T,
-                            ThreadPool& pool) {
+void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool) {
   if (T <= 0 || products.empty()) return;
   const KernelTable& tab = active_table();
   // Loaders check formats and shapes first: reaching these is a programming error.
   int64_t units = 0;
   for (const QuantizedProduct& p : products) {
-    const bool scaled = formats::traits(p.W->format).tensor_scale;
-    if (scaled ? !tab.matmul_scaled[size_t(p.W->format)] : !tab.matmul[size_t(p.W->format)])
+    const size_t f = size_t(p.W->format);
+    if (exact_scaled(p.W->format) ? !tab.matmul_scaled[f] : !tab.matmul[f])
       fail("matmul_quantized: no kernel for this weight format", *p.W);
     units += (p.W->rows() + kGrainRows - 1) / kGrainRows;
   }
@@ -46,11 +54,15 @@ void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t x
           if (a >= b) continue;
           const int64_t r0 = a * kGrainRows, r1 = std::min(rows, b * kGrainRows);
           const size_t wrb = W.ndim >= 2 ? size_t(W.stride[0]) : formats::row_bytes(W.format, k);
-          if (formats::traits(W.format).tensor_scale)
-            tab.matmul_scaled[size_t(W.format)](W.data, wrb, r0, r1, k, p.Xq, xq_row_bytes, T, p.Y, p.y_stride,
-                                                W.scale);
-          else
-            tab.matmul[size_t(W.format)](W.data, wrb, r0, r1, k, p.Xq, xq_row_bytes, T, p.Y, p.y_stride);
+          const size_t f = size_t(W.format);
+          if (exact_scaled(W.format)) {
+            tab.matmul_scaled[f](W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y, p.y_stride, W.scale);
+            continue;
+          }
+          tab.matmul[f](W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y, p.y_stride);
+          if (formats::traits(W.format).tensor_scale && W.scale != 1.0f)
+            for (int64_t t = 0; t < T; ++t)
+              for (int64_t r = r0; r < r1; ++r) p.Y[t * p.y_stride + r] *= W.scale;
         }
       },
       matmul_chunk_units(units, T, pool.size()));
@@ -58,8 +70,8 @@ void matmul_quantized_group(std::span<const QuantizedProduct> products, size_t x
 
 void matmul_quantized(const TensorView& W, const void* Xq, size_t xq_row_bytes, int64_t T, float* Y,
                       int64_t y_stride, ThreadPool& pool) {
-  const QuantizedProduct p{&W, Xq, Y, y_stride};
-  matmul_quantized_group({&p, 1}, xq_row_bytes, T, pool);
+  const QuantizedProduct p{&W, Xq, xq_row_bytes, Y, y_stride};
+  matmul_quantized_group({&p, 1}, T, pool);
 }
 
 }  // namespace nb::kernels

@@ -263,9 +263,10 @@ class Bitnet : public Model {
 
       // attention: q, k, v of the quantized normed input; k and v go straight into the cache
       size_t rb = quantize_rows(x_.data(), T, D);
-      matmul_quantized(L.wq, xq_.data(), rb, T, q_.data(), D, pool);
-      matmul_quantized(L.wk, xq_.data(), rb, T, kc + pos0 * kv_dim, kv_dim, pool);
-      matmul_quantized(L.wv, xq_.data(), rb, T, vc + pos0 * kv_dim, kv_dim, pool);
+      const kernels::QuantizedProduct qkv[] = {{&L.wq, xq_.data(), rb, q_.data(), D},
+                                               {&L.wk, xq_.data(), rb, kc + pos0 * kv_dim, kv_dim},
+                                               {&L.wv, xq_.data(), rb, vc + pos0 * kv_dim, kv_dim}};
+      kernels::matmul_quantized_group(qkv, T, pool);
       for (int64_t t = 0; t < T; ++t) {
         kernels::rope(&q_[size_t(t * D)], c.n_heads, hs, hs, pos0 + t, kRopeTheta, kernels::RopeStyle::Interleaved);
         kernels::rope(kc + (pos0 + t) * kv_dim, c.n_kv_heads, hs, hs, pos0 + t, kRopeTheta,
@@ -280,8 +281,9 @@ class Bitnet : public Model {
 
       // feed-forward: w2(bitnorm(silu(w1 x) * w3 x))
       rb = quantize_rows(x_.data(), T, D);
-      matmul_quantized(L.w1, xq_.data(), rb, T, hb_.data(), H, pool);
-      matmul_quantized(L.w3, xq_.data(), rb, T, hb2_.data(), H, pool);
+      const kernels::QuantizedProduct w1_w3[] = {{&L.w1, xq_.data(), rb, hb_.data(), H},
+                                                 {&L.w3, xq_.data(), rb, hb2_.data(), H}};
+      kernels::matmul_quantized_group(w1_w3, T, pool);
       // runbit.c's expression and libm's expf, not kernels::swiglu: its SIMD
       // exp and its g / (1 + e) round differently, and hb is re-quantized next.
       for (int64_t i = 0; i < T * H; ++i) {

@@ -121,10 +121,10 @@ class HgrnBit : public Model {
     std::array<kernels::QuantizedProduct, 3> products;  // at most i, f, g; no allocation per call
     size_t j = 0;
     for (const Out& o : outs) {
-      products.at(j) = {&o.b->W, xq + j * size_t(T) * rb, o.Y, o.b->W.rows()};
+      products.at(j) = {&o.b->W, xq + j * size_t(T) * rb, rb, o.Y, o.b->W.rows()};
       ++j;
     }
-    kernels::matmul_quantized_group({products.data(), n}, rb, T, pool);
+    kernels::matmul_quantized_group({products.data(), n}, T, pool);
   }
 
   // T tokens; activations are [T, width] row-major.

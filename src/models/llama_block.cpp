@@ -41,9 +41,9 @@ void attn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTrans
                float* kc, float* vc, LlamaScratch& s, ThreadPool& pool) {
   const int64_t D = c.dim, q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
   // k and v go straight into the cache
-  matmul(L.wq, s.xb.data(), D, T, s.q.data(), q_dim, pool);
-  matmul(L.wk, s.xb.data(), D, T, kc + pos0 * kv_dim, kv_dim, pool);
-  matmul(L.wv, s.xb.data(), D, T, vc + pos0 * kv_dim, kv_dim, pool);
+  const kernels::MatmulOut qkv[] = {
+      {&L.wq, s.q.data(), q_dim}, {&L.wk, kc + pos0 * kv_dim, kv_dim}, {&L.wv, vc + pos0 * kv_dim, kv_dim}};
+  kernels::matmul_group(qkv, s.xb.data(), D, T, pool);
   for (int64_t t = 0; t < T; ++t) {
     kernels::rope(&s.q[size_t(t * q_dim)], c.n_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
     kernels::rope(kc + (pos0 + t) * kv_dim, c.n_kv_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
@@ -70,8 +70,8 @@ void ffn_input(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTrans
 void ffn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTransform& tf, int64_t T, LlamaScratch& s,
               ThreadPool& pool) {
   const int64_t D = c.dim, H = c.hidden_dim;
-  matmul(L.w_gate, s.xb.data(), D, T, s.hb.data(), H, pool);
-  matmul(L.w_up, s.xb.data(), D, T, s.hb2.data(), H, pool);
+  const kernels::MatmulOut gate_up[] = {{&L.w_gate, s.hb.data(), H}, {&L.w_up, s.hb2.data(), H}};
+  kernels::matmul_group(gate_up, s.xb.data(), D, T, pool);
   kernels::swiglu(s.hb.data(), s.hb.data(), s.hb2.data(), T * H);
   tf.apply(s.hb.data(), T, H);
 }

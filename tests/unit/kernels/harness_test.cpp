@@ -529,6 +529,46 @@ TEST_F(Harness, BitLinearCodesAreBitExact) {
   }
 }
 
+// matmul_group (a layer's q, k, v or gate, up in one sweep) gives each
+// weight exactly what its own matmul gives: formats with different dot types
+// (converted X shared only between weights of the same dot type and width),
+// a tensor scale on a float dot (NVFP4), row counts that are not multiples
+// of the 16-row unit, a strided X, decode and prefill, 2 threads.
+TEST_F(Harness, MatmulGroupEqualsOneMatmulPerWeight) {
+  std::mt19937 rng(41);
+  ThreadPool pool(2);
+  const int64_t k = 512, x_stride = k + 7;
+  struct Weight {
+    FormatId f;
+    int64_t rows;
+    float scale;
+  };
+  const Weight weights[] = {{FormatId::Q4_0, 67, 1.0f}, {FormatId::Q8_0, 16, 1.0f}, {FormatId::Q6_K, 33, 1.0f},
+                            {FormatId::F16, 5, 1.0f},   {FormatId::NVFP4, 40, 0.37f}, {FormatId::Q4_0, 17, 1.0f}};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<TensorView> views;
+  for (const Weight& w : weights) {
+    data.push_back(random_weights(w.f, w.rows, k, rng));
+    views.push_back(formats::matrix_view(w.f, w.rows, k, data.back().data(), w.scale));
+  }
+  for (int64_t T : {1, 5}) {
+    const auto x = random_floats(size_t(T * x_stride), rng);
+    std::vector<std::vector<float>> y(views.size()), y1(views.size());
+    std::vector<MatmulOut> outs;
+    for (size_t i = 0; i < views.size(); ++i) {
+      const int64_t ys = views[i].rows() + 3;  // output rows apart, with a gap
+      y[i].assign(size_t(T * ys), -1.0f);
+      y1[i] = y[i];
+      outs.push_back({&views[i], y[i].data(), ys});
+      matmul(views[i], x.data(), x_stride, T, y1[i].data(), ys, pool);
+    }
+    matmul_group(outs, x.data(), x_stride, T, pool);
+    for (size_t i = 0; i < views.size(); ++i)
+      ASSERT_EQ(0, std::memcmp(y[i].data(), y1[i].data(), y[i].size() * sizeof(float)))
+          << formats::traits(views[i].format).name << " (weight " << i << "), T = " << T;
+  }
+}
+
 // fp32 vector ops. Tolerances: sums of n terms differ by at most 2(n+16)u
 // times the sum of |terms| (different order); elementwise results by a few
 // ulps (the SIMD exp is a polynomial good to ~2 ulp; FMA vs mul+add is 1).
