@@ -130,8 +130,10 @@ inline __m512i load_pair(const char* row, int64_t p, int64_t nb) {
 template <int R>
 void gemv_t2(const char* w, size_t wrb, int64_t nb, const int8_t* xp, int32_t qsum, float scale, float* y,
              int64_t ys) {
-  __m512i acc[R];
-  for (int i = 0; i < R; ++i) acc[i] = _mm512_setzero_si512();
+  // Two accumulators per row (planes 0, 2 and 1, 3): with one, each row's
+  // four dependent VPDPBUSD per step made the chain, not the pipes, the limit.
+  __m512i acc[R], acc2[R];
+  for (int i = 0; i < R; ++i) acc[i] = acc2[i] = _mm512_setzero_si512();
   const __m512i m3 = _mm512_set1_epi8(3);
   const int64_t np = (nb + 1) / 2;
   for (int64_t p = 0; p < np; ++p) {
@@ -144,12 +146,13 @@ void gemv_t2(const char* w, size_t wrb, int64_t nb, const int8_t* xp, int32_t qs
       _mm_prefetch(row + p * 64 + kPrefetchAhead, _MM_HINT_T0);
       const __m512i v = load_pair(row, p, nb);
       acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(v, m3), a0);
-      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(v, 2), m3), a1);
+      acc2[i] = _mm512_dpbusd_epi32(acc2[i], _mm512_and_si512(_mm512_srli_epi16(v, 2), m3), a1);
       acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), a2);
-      acc[i] = _mm512_dpbusd_epi32(acc[i], _mm512_and_si512(_mm512_srli_epi16(v, 6), m3), a3);
+      acc2[i] = _mm512_dpbusd_epi32(acc2[i], _mm512_and_si512(_mm512_srli_epi16(v, 6), m3), a3);
     }
   }
-  for (int i = 0; i < R; ++i) y[i * ys] = float(_mm512_reduce_add_epi32(acc[i]) - qsum) * scale;
+  for (int i = 0; i < R; ++i)
+    y[i * ys] = float(_mm512_reduce_add_epi32(_mm512_add_epi32(acc[i], acc2[i])) - qsum) * scale;
 }
 
 // last_planes: planes of an odd last block that hold elements (< k); its
@@ -158,8 +161,11 @@ void gemv_t2(const char* w, size_t wrb, int64_t nb, const int8_t* xp, int32_t qs
 template <int R>
 void gemv_t1_6(const char* w, size_t wrb, int64_t nb, int last_planes, const int8_t* xp, int32_t qsum, float scale,
                float* y, int64_t ys) {
-  __m512i A[R], B[R];  // Σ b_n q_n and Σ b_{n+1} q_n (see the top of the file)
-  for (int i = 0; i < R; ++i) A[i] = B[i] = _mm512_setzero_si512();
+  // Σ b_n q_n and Σ b_{n+1} q_n (see the top of the file), each split over
+  // two accumulators (even and odd planes) so that no chain of dependent
+  // VPDPBUSD is longer than 3 per step.
+  __m512i A[2][R], B[2][R];
+  for (int i = 0; i < R; ++i) A[0][i] = B[0][i] = A[1][i] = B[1][i] = _mm512_setzero_si512();
   auto pair = [&](int64_t p, int planes) {
     const int8_t* a = xp + p * 320;
     __m512i an[5];
@@ -171,16 +177,17 @@ void gemv_t1_6(const char* w, size_t wrb, int64_t nb, int last_planes, const int
       __m512i b = load_pair(row, p, nb);
 #pragma GCC unroll 5
       for (int n = 0; n < planes; ++n) {
-        A[i] = _mm512_dpbusd_epi32(A[i], b, an[n]);
+        A[n % 2][i] = _mm512_dpbusd_epi32(A[n % 2][i], b, an[n]);
         b = times3(b);
-        B[i] = _mm512_dpbusd_epi32(B[i], b, an[n]);
+        B[n % 2][i] = _mm512_dpbusd_epi32(B[n % 2][i], b, an[n]);
       }
     }
   };
   for (int64_t p = 0; p < nb / 2; ++p) pair(p, 5);
   if (nb % 2) pair(nb / 2, last_planes);
   for (int i = 0; i < R; ++i) {
-    const __m512i s256 = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(A[i], A[i]), A[i]), B[i]);
+    const __m512i a = _mm512_add_epi32(A[0][i], A[1][i]), b = _mm512_add_epi32(B[0][i], B[1][i]);
+    const __m512i s256 = _mm512_sub_epi32(_mm512_add_epi32(_mm512_add_epi32(a, a), a), b);
     y[i * ys] = float(_mm512_reduce_add_epi32(_mm512_srai_epi32(s256, 8)) - qsum) * scale;
   }
 }
