@@ -29,7 +29,7 @@ for type in "${types[@]}"; do
   echo
 done
 # One table of every type's rows, decode (tg) first: the types side by side.
-echo "Summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $reps repetitions; read BW measured in each type's own run):"
+echo "Summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $reps repetitions; read BW probed just before and after each type's generation runs):"
 echo
 grep -m1 '^| model ' "$log"
 grep -m1 '^| --- ' "$log"

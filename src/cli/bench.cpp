@@ -30,17 +30,31 @@ struct BenchFlags {
   uint64_t seed = 1;
 };
 
+double sample_mean(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
+double sample_sd(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = sample_mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1));
+}
+
 struct Test {
   int threads;
   int64_t n_prompt, n_gen;
   std::vector<double> samples_ts;
-  double avg() const { return std::accumulate(samples_ts.begin(), samples_ts.end(), 0.0) / double(samples_ts.size()); }
-  double sd() const {
-    if (samples_ts.size() < 2) return 0;
-    double m = avg(), s = 0;
-    for (double v : samples_ts) s += (v - m) * (v - m);
-    return std::sqrt(s / double(samples_ts.size() - 1));
-  }
+  // Generation: the read bandwidth probed just before its warm-up run and
+  // just after its last run (a shared machine's bandwidth moves by tens of
+  // percent within minutes, so a probe minutes earlier says little). The
+  // probes stay outside the runs: probing between runs cost 10-20% of the
+  // runs right after it at 1 thread (Zen 5 guest), a slowdown a user's
+  // decode does not see.
+  double bw_before = 0, bw_after = 0;
+  double avg() const { return sample_mean(samples_ts); }
+  double sd() const { return sample_sd(samples_ts); }
+  // The bandwidth to print beside this test: for generation, the mean of its
+  // two probes; otherwise the probe before all tests.
+  double bw(double probe_first) const { return n_gen > 0 ? (bw_before + bw_after) / 2 : probe_first; }
 };
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -127,15 +141,15 @@ int run(const BenchFlags& f) {
 
   for (int t : *threads) {
     ThreadPool pool(t);
-    double bw = measure_read_bandwidth(pool);
-    bw_by_threads.push_back(bw);
+    bw_by_threads.push_back(measure_read_bandwidth(pool));
     std::vector<int32_t> ids(size_t(std::max<int64_t>(f.n_prompt, f.n_gen)));
     for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919 + 1) % size_t(V));
     auto st = model->new_state(f.n_prompt + f.n_gen + 1);
     for (int kind = 0; kind < 2; ++kind) {
-      Test test{t, kind == 0 ? f.n_prompt : 0, kind == 1 ? f.n_gen : 0, {}};
+      Test test{t, kind == 0 ? f.n_prompt : 0, kind == 1 ? f.n_gen : 0, {}, 0, 0};
       int64_t n = kind == 0 ? f.n_prompt : f.n_gen;
       if (n <= 0) continue;
+      if (kind == 1) test.bw_before = measure_read_bandwidth(pool);
       for (int r = -1; r < f.reps; ++r) {  // r = -1: warm-up
         st->reset();
         double t0 = now_s();
@@ -150,6 +164,7 @@ int run(const BenchFlags& f) {
         double dt = now_s() - t0;
         if (r >= 0) test.samples_ts.push_back(double(n) / dt);
       }
+      if (kind == 1) test.bw_after = measure_read_bandwidth(pool);
       tests.push_back(test);
     }
   }
@@ -163,7 +178,7 @@ int run(const BenchFlags& f) {
     for (size_t i = 0; i < tests.size(); ++i) {
       const Test& x = tests[i];
       size_t ti = size_t(std::find(threads->begin(), threads->end(), x.threads) - threads->begin());
-      double bw = bw_by_threads[ti];
+      double bw = x.bw(bw_by_threads[ti]);
       double wbps = x.n_gen > 0 ? x.avg() * double(info.weight_bytes) : 0;
       std::printf("  {\"build_commit\": %s, \"cpu_info\": %s, \"backends\": \"CPU\", \"kernel_isa\": %s, "
                   "\"model_filename\": %s, \"model_type\": %s, \"model_size\": %lld, \"model_n_params\": %lld, "
@@ -174,8 +189,12 @@ int run(const BenchFlags& f) {
                   (long long)info.n_params, x.threads, (long long)x.n_prompt, (long long)x.n_gen, json_str(date).c_str(),
                   x.avg(), x.sd());
       for (size_t k = 0; k < x.samples_ts.size(); ++k) std::printf(k ? ", %.6f" : "%.6f", x.samples_ts[k]);
-      std::printf("], \"weights_bytes_per_s\": %.0f, \"read_bw_bytes_per_s\": %.0f, \"bw_fraction\": %.4f}%s\n", wbps,
-                  bw, x.n_gen > 0 ? wbps / bw : 0.0, i + 1 < tests.size() ? "," : "");
+      std::printf("], \"weights_bytes_per_s\": %.0f, \"read_bw_bytes_per_s\": %.0f", wbps, bw);
+      if (x.n_gen > 0)
+        std::printf(", \"read_bw_before_bytes_per_s\": %.0f, \"read_bw_after_bytes_per_s\": %.0f, "
+                    "\"bw_fraction\": %.4f, \"stddev_bw_fraction\": %.4f",
+                    x.bw_before, x.bw_after, wbps / bw, x.sd() * double(info.weight_bytes) / bw);
+      std::printf("}%s\n", i + 1 < tests.size() ? "," : "");
     }
     std::printf("]\n");
     return 0;
@@ -184,19 +203,22 @@ int run(const BenchFlags& f) {
   std::printf("| --- | --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
   for (const Test& x : tests) {
     size_t ti = size_t(std::find(threads->begin(), threads->end(), x.threads) - threads->begin());
-    double bw = bw_by_threads[ti];
+    double bw = x.bw(bw_by_threads[ti]);
     std::string test = x.n_prompt ? "pp" + std::to_string(x.n_prompt) : "tg" + std::to_string(x.n_gen);
-    std::string wcol = "", frac = "";
+    std::string wcol = "", frac = "", bwcol = strfmt("%.1f", bw / 1e9);
     if (x.n_gen) {
       double wbps = x.avg() * double(info.weight_bytes);
       wcol = strfmt("%.1f", wbps / 1e9);
-      frac = strfmt("%.0f%%", 100 * wbps / bw);
+      frac = strfmt("%.0f ± %.0f%%", 100 * wbps / bw, 100 * x.sd() * double(info.weight_bytes) / bw);
+      bwcol = strfmt("%.1f (%.1f-%.1f)", bw / 1e9, x.bw_before / 1e9, x.bw_after / 1e9);
     }
-    std::printf("| %s | %s | %.2f GiB | %.2f M | %s | %d | %s | %.2f ± %.2f | %s | %.1f | %s |\n", name.c_str(),
+    std::printf("| %s | %s | %.2f GiB | %.2f M | %s | %d | %s | %.2f ± %.2f | %s | %s | %s |\n", name.c_str(),
                 info.weight_format.c_str(), double(info.weight_bytes) / (1 << 30), double(info.n_params) / 1e6,
-                isa.c_str(), x.threads, test.c_str(), x.avg(), x.sd(), wcol.c_str(), bw / 1e9, frac.c_str());
+                isa.c_str(), x.threads, test.c_str(), x.avg(), x.sd(), wcol.c_str(), bwcol.c_str(), frac.c_str());
   }
-  std::printf("\n%s, %s, %d repetitions\n", cpu.c_str(), date, f.reps);
+  std::printf("\n%s, %s, %d repetitions; generation's read BW: the mean of the probes just before and just after\n"
+              "its runs (in brackets); \"of BW\": weight bytes per second over that mean, ± its runs' sd\n",
+              cpu.c_str(), date, f.reps);
   return 0;
 }
 

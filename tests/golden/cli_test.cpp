@@ -56,6 +56,27 @@ TEST(Cli, KernelBenchMeasuresEachFormatAndRejectsBadInput) {
   }
 }
 
+// A whole-model bench: every test reported, and generation's bandwidth
+// fraction computed from the probes taken just before and after its runs.
+TEST(Cli, ModelBenchReportsGenerationAgainstItsOwnProbes) {
+  RunResult r = run_nibble({"bench", "--random", "stories260k", "--type", "f32", "-p", "8", "-n", "8", "-r", "2",
+                            "-t", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto number = [&](const std::string& key, size_t from) {
+    const size_t at = r.out.find("\"" + key + "\": ", from);
+    EXPECT_NE(at, std::string::npos) << key << " in " << r.out;
+    return at == std::string::npos ? -1.0 : std::stod(r.out.substr(at + key.size() + 4));
+  };
+  const size_t gen = r.out.find("\"n_gen\": 8");
+  ASSERT_NE(gen, std::string::npos) << r.out;
+  const double before = number("read_bw_before_bytes_per_s", gen), after = number("read_bw_after_bytes_per_s", gen);
+  const double bw = number("read_bw_bytes_per_s", gen), wbps = number("weights_bytes_per_s", gen);
+  EXPECT_GT(before, 0);
+  EXPECT_GT(after, 0);
+  EXPECT_NEAR(bw, (before + after) / 2, 1.0);
+  EXPECT_NEAR(number("bw_fraction", gen), wbps / bw, 1e-4);
+}
+
 TEST(Cli, BadPromptInputIsRejected) {
   NB_REQUIRE_DATA("models/stories260K/stories260K.bin");
   const std::string m = data_path("models/stories260K/stories260K.bin"), tok = data_path("models/stories260K/tok512.bin");
