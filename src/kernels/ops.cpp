@@ -48,6 +48,10 @@ TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, T
   return formats::matrix_view(to, rows, cols, out, W.scale, int64_t(stride));
 }
 
+bool wants_kernel_layout(const TensorView& W) {
+  return W.ndim == 2 && active_table().load_layout[size_t(W.format)] != FormatId::kCount;
+}
+
 int64_t matmul_chunk_units(int64_t units, int64_t T, int threads) {
   const int64_t chunks = int64_t(threads) * (T == 1 ? 1 : 4);
   return std::max<int64_t>(1, (units + chunks - 1) / chunks);

@@ -44,6 +44,7 @@ inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& po
 // pool; W itself when they have none. Rearranging keeps every code and scale,
 // and the kernels of both layouts give the same bits.
 TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, ThreadPool& pool);
+bool wants_kernel_layout(const TensorView& W);  // would with_kernel_layout make a copy?
 
 // Units (of 16 weight rows) per parallel_for chunk of a matmul over `units`
 // units for T tokens on `threads` threads. Decode: one chunk per thread, so

@@ -145,13 +145,7 @@ Result<std::unique_ptr<Model>> make_llama(LlamaWeights w, std::shared_ptr<const 
   // Every linear input width must be a whole number of activation blocks.
   for (int64_t n : {c.dim, c.n_heads * c.head_dim, c.hidden_dim})
     NB_TRY(kernels::check_act_width(opts.act_type, n, "--act-type: a linear layer's input"));
-  if (opts.repack) {  // the embedding stays as it is: it is read one row per token
-    ThreadPool pool(physical_cores());
-    for (LlamaLayer& L : w.layers)
-      for (TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down})
-        *t = kernels::with_kernel_layout(*t, w.owned, pool);
-    w.output = kernels::with_kernel_layout(w.output, w.owned, pool);
-  }
+  if (opts.repack) rearrange_for_kernels(w);
   return std::unique_ptr<Model>(new Llama(std::move(keepalive), std::move(w), opts.act_type));
 }
 

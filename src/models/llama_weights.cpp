@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "formats/format.h"
+#include "kernels/ops.h"
 
 namespace nb {
 namespace {
@@ -232,6 +233,37 @@ Result<LlamaWeights> load_llama_weights(const io::ModelFile& mf) {
   if (mf.container == "hf") return load_hf(mf);
   if (mf.container == "llama2c") return load_llama2c(mf);
   return Status::Error(mf.path + ": cannot load a Llama model from a '" + mf.container + "' container");
+}
+
+void rearrange_for_kernels(LlamaWeights& w) {
+  std::vector<TensorView*> matrices;
+  for (LlamaLayer& L : w.layers)
+    for (TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) matrices.push_back(t);
+  matrices.push_back(&w.output);
+  bool any = false;
+  for (const TensorView* t : matrices) any = any || kernels::wants_kernel_layout(*t);
+  if (!any) return;  // e.g. F16 weights: no pool to start
+  // Does anything the model keeps still point into [p, p + n)?
+  auto in_use = [&](const uint8_t* p, size_t n) {
+    auto inside = [&](const void* q) {
+      const auto* b = static_cast<const uint8_t*>(q);
+      return b >= p && b < p + n;
+    };
+    if (inside(w.tok_embd.data) || inside(w.out_norm)) return true;
+    for (const TensorView* t : matrices)
+      if (inside(t->data)) return true;
+    for (const LlamaLayer& L : w.layers)
+      if (inside(L.attn_norm) || inside(L.ffn_norm)) return true;
+    return false;
+  };
+  ThreadPool pool(physical_cores());
+  for (TensorView* t : matrices) {
+    const void* before = t->data;
+    *t = kernels::with_kernel_layout(*t, w.owned, pool);
+    if (t->data == before) continue;
+    for (Buffer& b : w.owned)
+      if (b.data() == before && !in_use(static_cast<const uint8_t*>(b.data()), b.size())) b = Buffer();
+  }
 }
 
 }  // namespace nb

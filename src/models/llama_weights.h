@@ -50,4 +50,11 @@ struct LlamaWeights {
 
 Result<LlamaWeights> load_llama_weights(const io::ModelFile& mf);
 
+// The linear matrices and the output head in the layout the active kernels
+// would rather read (kernels::with_kernel_layout; the embedding stays as it
+// is: it is read one row per token). A matrix that was all one of w.owned's
+// buffers held (random weights) gives that buffer back, so the weights are
+// held once, not twice.
+void rearrange_for_kernels(LlamaWeights& w);
+
 }  // namespace nb
