@@ -38,7 +38,7 @@ class Llama : public Model {
       info_.weight_bytes += int64_t(formats::row_bytes(t.format, t.cols()) * size_t(t.rows()));
     };
     for (const LlamaLayer& L : w_.layers)
-      for (const TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) add(*t);
+      for (const TensorView* t : L.matrices()) add(*t);
     add(w_.output);  // streamed every token
     if (!w_.tied) info_.n_params += w_.tok_embd.numel();
     info_.n_params += c.dim * (2 * c.n_layers + 1);

@@ -238,7 +238,7 @@ Result<LlamaWeights> load_llama_weights(const io::ModelFile& mf) {
 void rearrange_for_kernels(LlamaWeights& w) {
   std::vector<TensorView*> matrices;
   for (LlamaLayer& L : w.layers)
-    for (TensorView* t : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) matrices.push_back(t);
+    for (TensorView* t : L.matrices()) matrices.push_back(t);
   matrices.push_back(&w.output);
   bool any = false;
   for (const TensorView* t : matrices) any = any || kernels::wants_kernel_layout(*t);

@@ -3,6 +3,7 @@
 // Matrices are views into the mapped file (zero-copy); norm vectors are
 // converted to fp32 once.
 #pragma once
+#include <array>
 #include <vector>
 
 #include "core/buffer.h"
@@ -36,6 +37,9 @@ struct LlamaLayer {
   TensorView wq, wk, wv, wo;         // [n_heads*head_dim, dim], [kv, dim], [kv, dim], [dim, n_heads*head_dim]
   const float* ffn_norm = nullptr;   // [dim]
   TensorView w_gate, w_up, w_down;   // [hidden, dim], [hidden, dim], [dim, hidden]
+  // The seven linear matrices.
+  std::array<TensorView*, 7> matrices() { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
+  std::array<const TensorView*, 7> matrices() const { return {&wq, &wk, &wv, &wo, &w_gate, &w_up, &w_down}; }
 };
 
 struct LlamaWeights {
