@@ -57,6 +57,7 @@ CpuFeatures cpu_features() {
     f.avx512dq = f.avx512f && (b & (1u << 17));
     f.avx512vl = f.avx512f && (b & (1u << 31));
     f.avx512vnni = f.avx512f && (c & (1u << 11));
+    f.avx512vbmi = f.avx512f && (c & (1u << 1));
   }
   f.amx_int8 = os_amx && (d & (1u << 24)) && (d & (1u << 25));  // AMX-TILE and AMX-INT8
   f.amx_bf16 = os_amx && (d & (1u << 24)) && (d & (1u << 22));  // AMX-TILE and AMX-BF16

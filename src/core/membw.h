@@ -13,7 +13,8 @@ namespace nb {
 // read with CPUID / XGETBV. All false on non-x86 builds.
 struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
-  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512vnni = false, avx512bf16 = false;
+  bool avx512f = false, avx512bw = false, avx512dq = false, avx512vl = false, avx512vnni = false, avx512bf16 = false,
+       avx512vbmi = false;
   bool amx_int8 = false, amx_bf16 = false;  // tile state enabled in XCR0; using it also needs arch_prctl permission
 };
 CpuFeatures cpu_features();

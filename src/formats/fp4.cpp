@@ -20,12 +20,14 @@
 // E8M0, 0x7F for E4M3) and decodes to NaN; quantizers must check finiteness
 // first and return an error (§1.5).
 //
-// Dots take fp32 activations (dot_type F32): weight-only W4A16 use, as the
-// paper's W4A16 rows; the reference then has no activation rounding of its
-// own, and each product w * x is exact in double. Each block's sum is taken
-// in double and scaled by the block scale (a power of two, or an E4M3 value
-// with 4 significant bits: exact in double), so the only rounding beyond
-// double accumulation is the final conversion to float.
+// Dots take bf16 activations (dot_type BF16; spec §7.8: weight-only use keeps
+// activations in BF16/FP32): kernels::matmul rounds each activation to bf16
+// (round to nearest even) once, and the SIMD kernels multiply bf16 pairs,
+// twice as many per instruction as fp32 (kernels/cpu/fp4_avx512.cpp). Each
+// product w * x is exact in double. Each block's sum is taken in double and
+// scaled by the block scale (a power of two, or an E4M3 value with 4
+// significant bits: exact in double), so the only rounding beyond double
+// accumulation is the final conversion to float.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -103,14 +105,13 @@ void mx_to_float(const void* src, float* dst, int64_t n) {
 template <int Mult>
 float mx_dot(const void* w, const void* a, int64_t n) {
   const auto* b = static_cast<const BlockMXFP4*>(w);
-  const float* x = static_cast<const float*>(a);
   double sum = 0.0;
   for (int64_t i = 0; i < n / kQKMXFP4; ++i) {
-    const float* xb = x + i * kQKMXFP4;
+    const int64_t xb = i * kQKMXFP4;
     double acc = 0.0;
     for (int j = 0; j < kHalfMX; ++j) {
-      acc += double(kE2M1Values[b[i].qs[j] & 0xF]) * double(xb[j]);
-      acc += double(kE2M1Values[b[i].qs[j] >> 4]) * double(xb[j + kHalfMX]);
+      acc += double(kE2M1Values[b[i].qs[j] & 0xF]) * double(bf16_at(a, xb + j));
+      acc += double(kE2M1Values[b[i].qs[j] >> 4]) * double(bf16_at(a, xb + j + kHalfMX));
     }
     sum += acc * double(e8m0_to_f32(b[i].e));
   }
@@ -154,14 +155,13 @@ void nv_to_float(const void* src, float* dst, int64_t n) {
 
 float nv_dot(const void* w, const void* a, int64_t n) {
   const auto* b = static_cast<const BlockNVFP4*>(w);
-  const float* x = static_cast<const float*>(a);
   double sum = 0.0;
   for (int64_t i = 0; i < n / kQKNVFP4; ++i) {
-    const float* xb = x + i * kQKNVFP4;
+    const int64_t xb = i * kQKNVFP4;
     double acc = 0.0;
     for (int j = 0; j < kHalfNV; ++j) {
-      acc += double(kE2M1Values[b[i].qs[j] & 0xF]) * double(xb[j]);
-      acc += double(kE2M1Values[b[i].qs[j] >> 4]) * double(xb[j + kHalfNV]);
+      acc += double(kE2M1Values[b[i].qs[j] & 0xF]) * double(bf16_at(a, xb + j));
+      acc += double(kE2M1Values[b[i].qs[j] >> 4]) * double(bf16_at(a, xb + j + kHalfNV));
     }
     sum += acc * double(e4m3_to_f32(b[i].d));
   }
@@ -172,17 +172,17 @@ float nv_dot(const void* w, const void* a, int64_t n) {
 
 FormatTraits rows::mxfp4() {
   return {FormatId::MXFP4, "mxfp4", 39,           kQKMXFP4,       sizeof(BlockMXFP4), 0,
-          FormatId::F32,   mx_to_float<1>, mx_from_float<1>, mx_dot<1>};
+          FormatId::BF16,   mx_to_float<1>, mx_from_float<1>, mx_dot<1>};
 }
 
 FormatTraits rows::mxfp4_fpq() {
   return {FormatId::MXFP4_FPQ, "mxfp4_fpq", kPrivateGgufTypeBase + 2, kQKMXFP4,  sizeof(BlockMXFP4), 0,
-          FormatId::F32,       mx_to_float<3>, mx_from_float<3>,        mx_dot<3>};
+          FormatId::BF16,       mx_to_float<3>, mx_from_float<3>,        mx_dot<3>};
 }
 
 FormatTraits rows::nvfp4() {
   FormatTraits t{FormatId::NVFP4, "nvfp4",     kPrivateGgufTypeBase + 3, kQKNVFP4, sizeof(BlockNVFP4), 0,
-                 FormatId::F32,   nv_to_float, nv_from_float,            nv_dot};
+                 FormatId::BF16,   nv_to_float, nv_from_float,            nv_dot};
   t.tensor_scale = true;  // dot_i32 stays nullptr: the dot is a float dot; y = dot * TensorView::scale
   return t;
 }

@@ -11,8 +11,9 @@
 // Non-finite input: the group's scale becomes fp16 NaN (from_float cannot
 // return an error; quantizers must check first).
 //
-// Dots take fp32 activations (weight-only W4A16, as the paper's INT4 rows);
-// each group's sum q * x is taken in double (exact products) and scaled once.
+// Dots take bf16 activations (dot type BF16, as the FP4 formats: fp4.cpp says
+// why); each group's sum q * x is taken in double (exact products) and
+// scaled once.
 #include <cmath>
 #include <cstring>
 
@@ -65,11 +66,10 @@ void int4_to_float(const void* src, float* dst, int64_t n) {
 template <int G>
 float int4_dot(const void* w, const void* a, int64_t n) {
   const auto* b = static_cast<const BlockInt4<G>*>(w);
-  const float* x = static_cast<const float*>(a);
   double sum = 0.0;
   for (int64_t i = 0; i < n / G; ++i) {
     double acc = 0.0;
-    for (int k = 0; k < G; ++k) acc += double(int4_code(b[i], k) - 8) * double(x[i * G + k]);
+    for (int k = 0; k < G; ++k) acc += double(int4_code(b[i], k) - 8) * double(bf16_at(a, i * G + k));
     sum += acc * double(fp16_to_f32(b[i].d));
   }
   return float(sum);
@@ -77,7 +77,7 @@ float int4_dot(const void* w, const void* a, int64_t n) {
 
 template <int G>
 FormatTraits int4_row(FormatId id, const char* name, int32_t gguf) {
-  return {id, name, gguf, G, sizeof(BlockInt4<G>), 0, FormatId::F32, int4_to_float<G>, int4_from_float<G>, int4_dot<G>};
+  return {id, name, gguf, G, sizeof(BlockInt4<G>), 0, FormatId::BF16, int4_to_float<G>, int4_from_float<G>, int4_dot<G>};
 }
 
 }  // namespace

@@ -2,7 +2,22 @@
 // (float.cpp, q8_0.cpp, ...). table.cpp places each row at its FormatId.
 // Adding a format: write its family file, declare its row here, list it in table.cpp.
 #pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "core/half.h"
 #include "formats/format.h"
+
+namespace nb::formats {
+
+// Element i of a bf16 activation row (the dot type of the 4-bit formats).
+inline float bf16_at(const void* row, int64_t i) {
+  uint16_t v;
+  std::memcpy(&v, static_cast<const unsigned char*>(row) + 2 * i, 2);
+  return bf16_to_f32(v);
+}
+
+}  // namespace nb::formats
 
 namespace nb::formats::rows {
 

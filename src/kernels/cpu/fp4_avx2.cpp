@@ -1,6 +1,7 @@
 // AVX2 + FMA + F16C matmul for the weight-only 4-bit formats (MXFP4,
-// MXFP4_FPQ, NVFP4, INT4-g32/g64/g128 x fp32 activations), for CPUs without
-// AVX-512. Same plan as fp4_avx512.cpp; everything is internal to this file.
+// MXFP4_FPQ, NVFP4, INT4-g32/g64/g128 x bf16 activations, each widened to
+// fp32 exactly), for CPUs without AVX-512 BF16. Everything is internal to
+// this file.
 //
 // Decoding 8 codes at a time (int32 lanes, one code byte each):
 //  * E2M1: vpermps (_mm256_permutevar8x32_ps) reads index bits 0..2, which
@@ -49,6 +50,12 @@ constexpr int kPrefillRows = 2, kPrefillCols = 4;  // 8 accumulators of 16 ymm
 constexpr size_t kPrefetchAhead = 2048;  // as fp4_avx512.cpp
 constexpr size_t kRowBlockBytes = 256 * 1024;
 
+
+// 8 bf16 activations as fp32 (exact: the 16 bits moved up).
+inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
 
 // 8 code bytes widened to int32 lanes.
 inline __m256i code_bytes8(const uint8_t* q) {
@@ -181,8 +188,8 @@ __attribute__((always_inline)) inline void block_step(const uint8_t* w, size_t w
     }
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) {
-      const float* xr = reinterpret_cast<const float*>(x + c * xrb) + b * F::kElems;
-      const __m256 xl = _mm256_loadu_ps(xr + F::lo_elem(h)), xh = _mm256_loadu_ps(xr + F::hi_elem(h));
+      const uint16_t* xr = reinterpret_cast<const uint16_t*>(x + c * xrb) + b * F::kElems;
+      const __m256 xl = load_bf16x8(xr + F::lo_elem(h)), xh = load_bf16x8(xr + F::hi_elem(h));
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) {
         acc[r][c] = _mm256_fmadd_ps(lo[r], xl, acc[r][c]);

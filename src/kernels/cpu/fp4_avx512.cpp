@@ -1,18 +1,54 @@
-// AVX-512 matmul for the weight-only 4-bit formats: MXFP4, MXFP4_FPQ, NVFP4,
-// INT4-g32/g64/g128 weights x fp32 activations (their dot type is F32).
-// Everything here is internal to this file (see scratch.h for why).
+// AVX-512 BF16 matmul for the weight-only 4-bit formats: MXFP4, MXFP4_FPQ,
+// NVFP4, INT4-g32/g64/g128 weights x bf16 activations (their dot type is
+// BF16: matmul rounds each activation to bf16 once, design/fp4-and-gptq.md
+// §7.8 "keep activations in BF16/FP32"). Registered only on CPUs with
+// AVX512_BF16 and AVX512_VBMI (every such CPU but Cooper Lake); elsewhere the
+// AVX2 kernels (fp4_avx2.cpp) stay. Everything here is internal to this file
+// (see scratch.h for why).
 //
-// Decoding: a 4-bit code indexes a 16-entry float table held in one zmm
-// (E2M1 values, or code - 8 for INT4): vpermps reads only bits 0..3 of each
-// index lane, so 16 code bytes widened to int32 give the low nibbles as they
-// are and the high nibbles after one shift. The block scale is applied once
-// per block and row, to that table: for MXFP4 / NVFP4 the scaled tables of
-// all 256 scale codes are precomputed (fp4_kernels.h), so it is one load; for
-// INT4 one product of the table with the fp16 scale. Those 16 products are
-// exact (E2M1 x 2^k, E2M1 x E4M3 and (code - 8) x fp16 fit fp32's 24 bits),
-// so the decoded vectors are the exact weights and each token costs one FMA
-// per 16 weights with no per-token scale work. Nothing larger than one block
-// of one row is ever decoded, and only into registers.
+// Why bf16: vdpbf16ps multiplies 32 bf16 pairs per instruction, twice the
+// weights of an fp32 FMA, and decoding 32 codes costs two shuffles and a
+// shift instead of five shuffles. With fp32 activations the kernels read at
+// most ~24 GB/s per core (Zen 5, weights in L2), below a core's share of
+// DRAM bandwidth; decode was compute bound.
+//
+// Decoding. Zen 5 runs vector shifts, shuffles and 128-bit broadcasts from
+// memory on the same two pipes, and 512-bit loads that straddle cache lines
+// cost more than two narrow ones; the vdpbf16ps go elsewhere. So the kernels
+// count shuffle-pipe ops per 32 codes and load weights 128 or 256 bits wide:
+//  * MXFP4, INT4-g32 (two blocks per step), INT4-g64 (one block, two runs):
+//    two 16-byte loads and one vpermt2b put the first run's code bytes in
+//    lanes 0 and 1 of a zmm and the second's in lanes 2 and 3; word shifts by
+//    (0, 4, 0, 4) and (8, 12, 8, 12) bits per lane leave, in bits 0..3 of
+//    every word, nibbles 0 / 1 and 2 / 3 of that lane's 16-bit words: all 64
+//    codes in two vectors. 2.5 ops per 32 codes.
+//  * NVFP4 (two 9-byte blocks per step): one masked 18-byte load and one
+//    vpermb put A's 8 code bytes then B's in every lane; shifts by 0, 4, 8, 12
+//    per lane give all 32 codes. 3 ops per 32.
+//  * INT4-g128: the block's 64 code bytes are one plain load (inside the
+//    block); shifts by 4, 8 and 12 give the other three vectors. 1.75 per 32.
+// A code then indexes a bf16 value table with vpermw (5 index bits, 32 words)
+// or vpermt2w (6 bits, two tables of 32 words):
+//  * MXFP4 / MXFP4_FPQ: the block's E2M1 values times its scale 2^(e-127),
+//    exact in bf16 (fp32's exponent range, 2 significant bits), precomputed
+//    for all 256 scale bytes (fp4_kernels.h); index bit 5 picks the second
+//    block's table. The products go straight into the accumulator.
+//  * NVFP4: E2M1 x E4M3 has at most 6 significant bits, exact in bf16; the
+//    same, with the pair's two tables.
+//  * INT4: code - 8 is exact in bf16, but (code - 8) x fp16 scale is not, so
+//    a block's products are summed unscaled (one table for all) and added to
+//    the row's sum by an FMA with the block's fp32 scale (INT4-g32: two
+//    masked FMAs, one per block, on the lanes that hold it).
+// The vector words thus hold the step's elements in another order than the
+// natural one (kPairOrder, kNvPairOrder, kG128Order); pack_activations puts
+// the activations in the same order once per call, and vdpbf16ps pairs them
+// up. Every product of a bf16 weight and a bf16 activation is exact in fp32.
+// vdpbf16ps treats subnormal bf16 inputs (|x| < 2^-126) as zero, far below
+// anything a model's weights or activations hold.
+// Kernel alone, weights in L2, one Zen 5 core (bench --kernels), GB/s of
+// weights read: MXFP4 23.6 -> 32.5, NVFP4 18.4 -> 23.7, INT4-g32 23.2 -> 28.8,
+// INT4-g64 ~24 -> 34.6, INT4-g128 24.4 -> 49.3 against fp32 activations and
+// FMA; prefill GMAC/s about 1.6x.
 //
 // Work layout:
 //  * T == 1 (decode): memory bound. kDecodeRows rows at a time, each row
@@ -20,19 +56,21 @@
 //    step taken from kDecodeRows long sequential streams (row_streams.h).
 //  * T > 1 (prefill): an L2-sized block of rows is visited once per tile of
 //    kPrefillCols tokens; each decoded weight vector is used for every token
-//    of the tile (kPrefillRows x kPrefillCols accumulators in registers).
+//    of the tile (Rows x kPrefillCols accumulators in registers).
 //
-// Determinism: output (t, r) has its own accumulator; lane j adds w[i] * x[i]
-// for i = j, j + 16, ... in increasing i with one FMA each, then one fixed
-// reduction tree (and, for MXFP4_FPQ, one division by 3). Those instructions
-// do not depend on the tile shape, on T or on which rows a thread was given,
-// so T = 1 and T > 1 give bit-identical outputs for any thread count.
+// Determinism: output (t, r) has its own accumulator; lane j takes the same
+// vdpbf16ps (and INT4 FMA) sequence over the row's steps in increasing order
+// whatever the tile shape, T or the rows a thread was given, then one fixed
+// reduction tree (and, for MXFP4_FPQ, one division by 3): T = 1 and T > 1
+// give bit-identical outputs for any thread count.
 #include <immintrin.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
+#include "core/membw.h"
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
 #include "kernels/cpu/hsum.h"
@@ -43,6 +81,10 @@
 // _mm*_undefined_* temporaries; the warnings are false positives.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// vpermb (NVFP4's pair decode): only the kernels, which run only where
+// register_fp4_avx512 found VBMI, are compiled with it.
+#pragma GCC push_options
+#pragma GCC target("avx512vbmi")
 
 namespace nb::kernels {
 namespace {
@@ -54,90 +96,174 @@ using formats::BlockNVFP4;
 
 constexpr const char* kIsa = "avx512-vnni";  // the level's name (dispatch.cpp)
 
-// Rows (sequential streams) decoded together: independent FMA chains and
-// streams that keep loads in flight (2 and 8 measured no better than 4).
+// Rows (sequential streams) decoded together.
 #ifndef NIBBLE_FP4_DECODE_ROWS
 #define NIBBLE_FP4_DECODE_ROWS 4
 #endif
 constexpr int kDecodeRows = NIBBLE_FP4_DECODE_ROWS;
-// Prefill register tile, rows x tokens: 16 accumulators and 8 weight
-// vectors. 4 x 6 measured within noise of it; 2 x 8 and 3 x 8 were about
-// half as fast (8 tokens of activations, 8 KiB each at k = 2048, overflow L1).
-constexpr int kPrefillRows = 4, kPrefillCols = 4;
+constexpr int kPrefillCols = 4;
 // How far ahead (bytes) decode prefetches each weight row.
 #ifndef NIBBLE_FP4_PREFETCH_AHEAD
-#define NIBBLE_FP4_PREFETCH_AHEAD 2048  // 1-4 KiB alike within the noise of a shared 2-core VM; 512 B slower
+#define NIBBLE_FP4_PREFETCH_AHEAD 2048
 #endif
 constexpr size_t kPrefetchAhead = NIBBLE_FP4_PREFETCH_AHEAD;
 // Weight bytes of one prefill row block (re-read from L2 by each token tile).
 constexpr size_t kRowBlockBytes = 512 * 1024;
 
+struct Bytes64 {
+  alignas(64) uint8_t b[64];
+};
+struct Words {  // up to 128 16-bit entries
+  alignas(64) uint16_t w[128];
+};
 
-// INT4 code c means c - 8.
-alignas(64) constexpr float kInt4Values[16] = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+// vpermt2b map for two 16-byte groups (loaded separately into the low lanes
+// of two zmm): the first in lanes 0 and 1, the second in lanes 2 and 3.
+constexpr Bytes64 two_groups() {
+  Bytes64 o{};
+  for (int i = 0; i < 64; ++i) o.b[i] = uint8_t((i < 32 ? 0 : 64) + i % 16);
+  return o;
+}
+constexpr Bytes64 kTwoGroups = two_groups();
+// NVFP4 pairs: every lane holds A's code bytes (1..8) then B's (10..17).
+constexpr Bytes64 nv_pair_bytes() {
+  Bytes64 o{};
+  for (int i = 0; i < 64; ++i) o.b[i] = uint8_t(i % 16 < 8 ? 1 + i % 16 : 2 + i % 16);
+  return o;
+}
+constexpr Bytes64 kNvPairBytes = nv_pair_bytes();
+static_assert(offsetof(BlockNVFP4, qs) == 1 && sizeof(BlockNVFP4) == 9, "nv_pair_bytes assumes 9-byte blocks, d first");
 
-// One run of 32 elements stored as 16 bytes: element j (< 16) is the low
-// nibble of q[j], element j + 16 its high nibble (MXFP4, INT4 runs).
-inline void decode32(const uint8_t* q, __m512 table, __m512& lo, __m512& hi) {
-  const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
-  lo = _mm512_permutexvar_ps(v, table);
-  hi = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table);
+// Element (within its 32-element run) held in bits 0..3 of a 16-bit word m
+// of a run's 16 code bytes, nibble i: the low nibble of byte 2m is element
+// 2m, its high nibble 2m + 16; byte 2m + 1's, 2m + 1 and 2m + 17.
+constexpr int run_elem(int i, int m) { return (i & 1) * 16 + 2 * m + (i >> 1); }
+// The same in an NVFP4 block (16 elements, 8 bytes; m < 4).
+constexpr int nv_elem(int i, int m) { return (i & 1) * 8 + 2 * m + (i >> 1); }
+
+// Which element of its step each vector word p = 32 V + 8 L + m holds.
+// Two groups (MXFP4, INT4-g32 blocks; INT4-g64 runs): group L / 2, nibble
+// (L & 1) + 2 V of word m.
+constexpr Words pair_order() {
+  Words o{};
+  for (int p = 0; p < 64; ++p) {
+    const int V = p / 32, L = p % 32 / 8, m = p % 8;
+    o.w[p] = uint16_t(32 * (L / 2) + run_elem((L & 1) + 2 * V, m));
+  }
+  return o;
+}
+// NVFP4 pairs (one vector): block m >= 4, nibble L of word m % 4.
+constexpr Words nv_pair_order() {
+  Words o{};
+  for (int p = 0; p < 32; ++p) {
+    const int L = p / 8, m = p % 8;
+    o.w[p] = uint16_t(16 * (m / 4) + nv_elem(L, m % 4));
+  }
+  return o;
+}
+// INT4-g128: run L, nibble V of word m.
+constexpr Words g128_order() {
+  Words o{};
+  for (int p = 0; p < 128; ++p) {
+    const int V = p / 32, L = p % 32 / 8, m = p % 8;
+    o.w[p] = uint16_t(32 * L + run_elem(V, m));
+  }
+  return o;
+}
+constexpr Words kPairOrder = pair_order(), kNvPairOrder = nv_pair_order(), kG128Order = g128_order();
+// Run 0's words of the four INT4-g128 vectors, one after the other (the
+// other runs' are the same, 32 L further): word 8 V + m = kG128Order[32 V + m].
+constexpr Words run_by_nibble() {
+  Words o{};
+  for (int p = 0; p < 32; ++p) o.w[p] = kG128Order.w[32 * (p / 8) + p % 8];
+  return o;
+}
+constexpr Words kRunByNibble = run_by_nibble();
+
+// The 64 codes of a two-group zmm q: nibbles 0, 1 (v0) and 2, 3 (v1).
+inline void split_nibbles(__m512i q, __m512i& v0, __m512i& v1) {
+  const __m512i lo = _mm512_set_epi64(0x0004000400040004ll, 0x0004000400040004ll, 0, 0,  //
+                                      0x0004000400040004ll, 0x0004000400040004ll, 0, 0);
+  v0 = _mm512_srlv_epi16(q, lo);
+  v1 = _mm512_srlv_epi16(q, _mm512_add_epi16(lo, _mm512_set1_epi16(8)));
 }
 
-// NVFP4 (16 elements in 8 bytes: j < 8 low nibbles, j + 8 high nibbles).
-// The 8 bytes are broadcast to every qword (a plain load), and lane l shifts
-// its dword (l % 2) right by 8 ((l / 2) % 4) + 4 (l / 8) bits, which leaves
-// element e(l) = 4 (l % 2) + (l / 2) % 4 + 8 (l / 8) in bits 0..3: one shift
-// and one permute per 16 weights, no widening shuffle. The activations are
-// packed once per call into the same lane order (kNvLane).
-alignas(64) constexpr uint32_t kNvShift[16] = {0, 0, 8, 8, 16, 16, 24, 24, 4, 4, 12, 12, 20, 20, 28, 28};
-alignas(64) constexpr int32_t kNvLane[16] = {0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15};
-
-inline __m512 decode16(const uint8_t* q, __m512 table) {
-  int64_t bytes;
-  std::memcpy(&bytes, q, 8);
-  const __m512i v = _mm512_srlv_epi32(_mm512_set1_epi64(bytes), _mm512_load_si512(kNvShift));
-  return _mm512_permutexvar_ps(v, table);
+// 16 code bytes at p0 in lanes 0, 1 and 16 at p1 in lanes 2, 3 (p1 unread
+// when null). Two 128-bit loads and one vpermt2b: on Zen 5, 512-bit loads
+// that straddle cache lines and broadcasts from memory both cost more.
+inline __m512i two_groups(const uint8_t* p0, const uint8_t* p1) {
+  const __m512i g0 = _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p0)));
+  const __m512i g1 =
+      p1 ? _mm512_zextsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p1))) : _mm512_setzero_si512();
+  return _mm512_permutex2var_epi8(g0, _mm512_load_si512(kTwoGroups.b), g1);
 }
 
-// Per format: block geometry, the block's scaled value table, and the
-// decoding of run i (kRunElems elements, kRunElems / 16 vectors) of a
-// block whose table is already scaled. Vector v of run i holds elements
-// i * kRunElems + 16 v .. + 15, in order (kPackedX: in kNvLane order, with
-// the activations packed to match), so activations are read in place.
+// n <= 32 bytes at p (nothing past them read: the last block of a row).
+inline __m512i load_bytes(const uint8_t* p, int n) {
+  return _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8(~0u >> (32 - n), p));
+}
+
+inline __m512i load_table(const uint16_t* t) { return _mm512_load_si512(t); }  // 32 words
+inline __m512i load_table16(const uint16_t* t) {  // 16 words (a 32-byte load), the rest zero
+  return _mm512_zextsi256_si512(_mm256_load_si256(reinterpret_cast<const __m256i*>(t)));
+}
+// (c & 15) | tag: a code's table index.
+inline __m512i tagged(__m512i c, __m512i tag) {
+  return _mm512_ternarylogic_epi32(c, _mm512_set1_epi16(0xF), tag, 0xEA);
+}
+
+inline __m512bh as_bh(__m512i v) { return reinterpret_cast<__m512bh>(v); }
+
+// Per format: kBlocksPerStep blocks of kBlock elements per step, kVecs
+// vectors of 32 weights per step in kOrder, weights(step, nblk) for a step
+// of nblk <= kBlocksPerStep blocks (missing blocks give zero weights or, for
+// INT4, values that meet zero activations). kScaled: the vectors hold the
+// exact weights; otherwise code values, to be scaled per block.
 template <int Div>  // 1: MXFP4 (OCP); 3: MXFP4_FPQ, weights E2M1 * 2^(e-127) / 3
 struct MxW {
-  static constexpr int64_t kElems = formats::kQKMXFP4, kBytes = sizeof(BlockMXFP4);
-  static constexpr int kRuns = 1, kRunElems = 32, kScaleBatch = 0;
-  static constexpr bool kPackedX = false;
-  static __m512 table(const uint8_t* b, const Fp4Tables& t) {
-    return _mm512_load_ps(t.mxfp4[b[offsetof(BlockMXFP4, e)]]);
-  }
-  static void run(const uint8_t* b, int, __m512 table, __m512* w) {
-    decode32(b + offsetof(BlockMXFP4, qs), table, w[0], w[1]);
+  static constexpr int64_t kBlock = formats::kQKMXFP4, kBytes = sizeof(BlockMXFP4);
+  static constexpr int kBlocksPerStep = 2, kVecs = 2;
+  static constexpr bool kScaled = true;
+  static constexpr const Words& kOrder = kPairOrder;
+  static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
+    __m512i v0, v1;
+    constexpr size_t q = offsetof(BlockMXFP4, qs);
+    split_nibbles(two_groups(a + q, nblk == 2 ? a + kBytes + q : nullptr), v0, v1);
+    const __m512i ta = load_table16(t.mxfp4_bf16[a[offsetof(BlockMXFP4, e)]]);
+    const __m512i tb = nblk == 2 ? load_table16(t.mxfp4_bf16[a[kBytes + offsetof(BlockMXFP4, e)]]) : _mm512_setzero_si512();
+    const __m512i tag = _mm512_set_epi64(0x0020002000200020ll, 0x0020002000200020ll, 0x0020002000200020ll,
+                                         0x0020002000200020ll, 0, 0, 0, 0);  // lanes 2, 3: block B, 2nd table
+    w[0] = _mm512_permutex2var_epi16(ta, tagged(v0, tag), tb);
+    w[1] = _mm512_permutex2var_epi16(ta, tagged(v1, tag), tb);
   }
   // The 1/3 is applied once per output (the reference divides its sum by 3).
   static float finish(float y) { return Div == 1 ? y : y / float(Div); }
 };
 
 struct NvW {
-  static constexpr int64_t kElems = formats::kQKNVFP4, kBytes = sizeof(BlockNVFP4);
-  static constexpr int kRuns = 1, kRunElems = 16, kScaleBatch = 0;
-  static constexpr bool kPackedX = true;  // activations in kNvLane order
-  static __m512 table(const uint8_t* b, const Fp4Tables& t) {
-    return _mm512_load_ps(t.nvfp4[b[offsetof(BlockNVFP4, d)]]);
-  }
-  static void run(const uint8_t* b, int, __m512 table, __m512* w) {
-    w[0] = decode16(b + offsetof(BlockNVFP4, qs), table);
+  static constexpr int64_t kBlock = formats::kQKNVFP4, kBytes = sizeof(BlockNVFP4);
+  static constexpr int kBlocksPerStep = 2, kVecs = 1;
+  static constexpr bool kScaled = true;
+  static constexpr const Words& kOrder = kNvPairOrder;
+  static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
+    const __m512i q = _mm512_permutexvar_epi8(_mm512_load_si512(kNvPairBytes.b), load_bytes(a, int(nblk * kBytes)));
+    const __m512i c = _mm512_srlv_epi16(q, _mm512_set_epi64(0x000C000C000C000Cll, 0x000C000C000C000Cll,
+                                                            0x0008000800080008ll, 0x0008000800080008ll,
+                                                            0x0004000400040004ll, 0x0004000400040004ll, 0, 0));
+    const __m512i ta = load_table16(t.nvfp4_bf16[a[0]]);
+    const __m512i tb = nblk == 2 ? load_table16(t.nvfp4_bf16[a[kBytes]]) : _mm512_setzero_si512();
+    // Words 4..7 of each lane are B's: the second table.
+    const __m512i tag = _mm512_set_epi64(0x0020002000200020ll, 0, 0x0020002000200020ll, 0,
+                                         0x0020002000200020ll, 0, 0x0020002000200020ll, 0);
+    w[0] = _mm512_permutex2var_epi16(ta, tagged(c, tag), tb);
   }
   static float finish(float y) { return y; }  // the tensor scale is kernels::matmul's
 };
 
-// INT4's fp16 scales: one conversion per block costs more than decoding its
+// INT4's fp16 scales: converting one per block costs more than decoding its
 // codes (a word insert, vcvtph2ps and a broadcast). For g32 / g64, groups of
 // 8 blocks have their 8 scale words picked out of the group's bytes by word
-// permutes and converted by one vcvtph2ps; only the group's own bytes are
-// read. vcvtph2ps is exact, so the tables are the ones table() makes.
+// permutes and converted by one vcvtph2ps; only the group's own bytes are read.
 inline void int4_scales8_g32(const uint8_t* b, float* out) {  // 18-byte blocks: words 0, 9, ..., 63
   const __m512i idx = _mm512_setr_epi64(0x001B001200090000ull, 0x003F0036002D0024ull, 0, 0, 0, 0, 0, 0);
   const __m512i v = _mm512_permutex2var_epi16(_mm512_loadu_si512(b), idx, _mm512_loadu_si512(b + 64));
@@ -154,95 +280,147 @@ inline void int4_scales8_g64(const uint8_t* b, float* out) {  // 34-byte blocks:
 
 template <int G>
 struct Int4W {
-  static constexpr int64_t kElems = G, kBytes = sizeof(BlockInt4<G>);
-  static constexpr int kRuns = G / 32, kRunElems = 32, kScaleBatch = G <= 64 ? 8 : 0;
-  static constexpr bool kPackedX = false;
+  static constexpr int64_t kBlock = G, kBytes = sizeof(BlockInt4<G>);
+  static constexpr int kBlocksPerStep = G == 32 ? 2 : 1, kVecs = G == 128 ? 4 : 2;
+  static constexpr bool kScaled = false;
+  static constexpr const Words& kOrder = G == 128 ? kG128Order : kPairOrder;
+  static constexpr int kScaleBatch = G <= 64 ? 8 : 1;  // blocks per scale conversion
   static_assert(offsetof(BlockInt4<G>, d) == 0, "the scale permutes expect d at the start of each block");
-  static __m512 table_of_scale(float d) { return _mm512_mul_ps(_mm512_load_ps(kInt4Values), _mm512_set1_ps(d)); }
-  static __m512 table(const uint8_t* b, const Fp4Tables&) {
+  static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
+    const __m512i tab = load_table(t.int4_bf16);  // stored twice: index bit 4 is ignored
+    if constexpr (G == 128) {
+      const __m512i q = _mm512_loadu_si512(a + offsetof(BlockInt4<G>, qs));
+      w[0] = _mm512_permutexvar_epi16(q, tab);
+      w[1] = _mm512_permutexvar_epi16(_mm512_srli_epi16(q, 4), tab);
+      w[2] = _mm512_permutexvar_epi16(_mm512_srli_epi16(q, 8), tab);
+      w[3] = _mm512_permutexvar_epi16(_mm512_srli_epi16(q, 12), tab);
+    } else {
+      constexpr size_t q = offsetof(BlockInt4<G>, qs);
+      const uint8_t* second = G == 64 ? a + q + 16 : nblk == 2 ? a + kBytes + q : nullptr;  // g64: the block's 2nd run
+      __m512i v0, v1;
+      split_nibbles(two_groups(a + q, second), v0, v1);
+      w[0] = _mm512_permutexvar_epi16(v0, tab);
+      w[1] = _mm512_permutexvar_epi16(v1, tab);
+    }
+  }
+  // The fp32 scales of blocks b .. b + kScaleBatch - 1 of one row.
+  static void scales(const uint8_t* row, int64_t b, float* out) {
+    if constexpr (G == 32) int4_scales8_g32(row + b * kBytes, out);
+    else if constexpr (G == 64) int4_scales8_g64(row + b * kBytes, out);
+    else out[0] = scale1(row, b);
+  }
+  static float scale1(const uint8_t* row, int64_t b) {
     uint16_t d;
-    std::memcpy(&d, b + offsetof(BlockInt4<G>, d), 2);
-    return table_of_scale(_cvtsh_ss(d));
-  }
-  static void batch_scales(const uint8_t* b, float* out) {
-    if constexpr (G == 32) int4_scales8_g32(b, out);
-    else int4_scales8_g64(b, out);
-  }
-  static void run(const uint8_t* b, int i, __m512 table, __m512* w) {
-    decode32(b + offsetof(BlockInt4<G>, qs) + 16 * i, table, w[0], w[1]);
+    std::memcpy(&d, row + b * kBytes + offsetof(BlockInt4<G>, d), 2);
+    return _cvtsh_ss(d);
   }
   static float finish(float y) { return y; }
 };
 
-// Block b of R rows (wrb bytes apart) against C tokens: table_of(r, block)
-// gives row r's scaled table.
-template <class F, int R, int C, class TableOf>
-__attribute__((always_inline)) inline void block_step(const uint8_t* w, size_t wrb, int64_t b, const char* x,
-                                                      size_t xrb, __m512 (&acc)[R][C], TableOf table_of) {
-  constexpr int V = F::kRunElems / 16;
-  // Decode prefetches every line once or a few times: every kPrefetchEvery-th
-  // block (at most 64 bytes apart, so no line is skipped), every 64 bytes of it.
-  constexpr int64_t kPrefetchEvery = F::kBytes < 64 ? 64 / F::kBytes : 1;
-  const bool prefetch = C == 1 && b % kPrefetchEvery == 0;
-  const uint8_t* blk[R];
-  __m512 scaled[R];
+// Step s (of nblk blocks) of R rows (wrb bytes apart) against C tokens (x:
+// packed bf16 rows xrb bytes apart). scale: INT4's block scales of this step,
+// row r's at scale[r * scale_stride + j] (unused for scaled formats).
+template <class F, int R, int C>
+__attribute__((always_inline)) inline void step(const uint8_t* w, size_t wrb, int64_t s, int nblk, const char* x,
+                                                size_t xrb, __m512 (&acc)[R][C], const float* scale,
+                                                size_t scale_stride, const Fp4Tables& tabs) {
+  constexpr int V = F::kVecs;
+  constexpr int64_t kStepBytes = F::kBlocksPerStep * F::kBytes, kStepElems = 32 * V;
+  // Decode prefetches every line once or a few times: every kEvery-th step
+  // (at most 64 bytes apart, so no line is skipped), every 64 bytes of it.
+  constexpr int64_t kEvery = kStepBytes < 64 ? 64 / kStepBytes : 1;
+  if (C == 1 && s % kEvery == 0)
 #pragma GCC unroll 16
-  for (int r = 0; r < R; ++r) {
-    blk[r] = w + r * wrb + b * F::kBytes;
-    if (prefetch)
-      for (int64_t o = 0; o < F::kBytes; o += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(blk[r]) + kPrefetchAhead + o, _MM_HINT_T0);
-    scaled[r] = table_of(r, blk[r]);
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < F::kRuns; ++i) {
-    __m512 wv[R][V];
+    for (int r = 0; r < R; ++r)
+      for (int64_t o = 0; o < kStepBytes; o += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(w + r * wrb + s * kStepBytes) + kPrefetchAhead + o, _MM_HINT_T0);
+  __m512i wv[R][V];
 #pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) F::run(blk[r], i, scaled[r], wv[r]);
+  for (int r = 0; r < R; ++r) F::weights(w + r * wrb + s * kStepBytes, nblk, tabs, wv[r]);
 #pragma GCC unroll 16
-    for (int c = 0; c < C; ++c) {
-      const float* xr = reinterpret_cast<const float*>(x + c * xrb) + b * F::kElems + i * F::kRunElems;
+  for (int c = 0; c < C; ++c) {
+    const uint16_t* xr = reinterpret_cast<const uint16_t*>(x + c * xrb) + s * kStepElems;
+    if constexpr (F::kScaled) {
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) {
-        const __m512 xv = _mm512_loadu_ps(xr + 16 * v);
+        const __m512i xv = _mm512_load_si512(xr + 32 * v);
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) acc[r][c] = _mm512_fmadd_ps(wv[r][v], xv, acc[r][c]);
+        for (int r = 0; r < R; ++r) acc[r][c] = _mm512_dpbf16_ps(acc[r][c], as_bh(wv[r][v]), as_bh(xv));
+      }
+    } else {
+      __m512 part[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) part[r] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        const __m512i xv = _mm512_load_si512(xr + 32 * v);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) part[r] = _mm512_dpbf16_ps(part[r], as_bh(wv[r][v]), as_bh(xv));
+      }
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) {
+        const float* sc = scale + r * scale_stride;
+        if constexpr (F::kBlocksPerStep == 1) {
+          acc[r][c] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(sc[0]), acc[r][c]);
+        } else {  // lanes 0..7 hold the first block's sums, 8..15 the second's
+          acc[r][c] = _mm512_mask3_fmadd_ps(part[r], _mm512_set1_ps(sc[0]), acc[r][c], 0x00FF);
+          if (nblk == 2) acc[r][c] = _mm512_mask3_fmadd_ps(part[r], _mm512_set1_ps(sc[1]), acc[r][c], 0xFF00);
+        }
       }
     }
   }
 }
 
-// R rows x C tokens over the whole row. w: first row, the others wrb bytes
-// apart; x: first token (tokens xrb bytes apart); y: &Y[t0, r], the rows yr
-// floats apart and the tokens ys. Formats with kScaleBatch > 0 convert the
-// scales of that many blocks at once; the tables, hence the results, are the
-// same either way.
+// R rows x C tokens over the whole row (nb blocks). w: first row, the others
+// wrb bytes apart; x: first token (tokens xrb bytes apart); y: &Y[t0, r],
+// the rows yr floats apart and the tokens ys.
 template <class F, int R, int C>
 void tile(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, float* y, int64_t ys, int64_t yr,
           const Fp4Tables& tabs) {
+  constexpr int B = F::kBlocksPerStep;
   __m512 acc[R][C];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
-  int64_t b = 0;
-  if constexpr (F::kScaleBatch > 0) {
+  int64_t b = 0;  // first block of the next step
+  if constexpr (!F::kScaled) {
     constexpr int S = F::kScaleBatch;
     for (; b + S <= nb; b += S) {
-      alignas(64) float sc[R][S];
+      alignas(64) float sc[R][8];
 #pragma GCC unroll 16
-      for (int r = 0; r < R; ++r) F::batch_scales(w + r * wrb + b * F::kBytes, sc[r]);
-      for (int j = 0; j < S; ++j)
-        block_step<F, R, C>(w, wrb, b + j, x, xrb, acc,
-                            [&](int r, const uint8_t*) { return F::table_of_scale(sc[r][j]); });
+      for (int r = 0; r < R; ++r) F::scales(w + r * wrb, b, sc[r]);
+      for (int j = 0; j < S; j += B) step<F, R, C>(w, wrb, (b + j) / B, B, x, xrb, acc, &sc[0][j], 8, tabs);
     }
   }
-  for (; b < nb; ++b)
-    block_step<F, R, C>(w, wrb, b, x, xrb, acc, [&](int, const uint8_t* blk) { return F::table(blk, tabs); });
+  // Whole steps (nblk a constant in the inlined step), then a last partial one.
+  float sc[R][B] = {};
+  for (; b + B <= nb; b += B) {
+    if constexpr (!F::kScaled)
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < B; ++j) sc[r][j] = F::scale1(w + r * wrb, b + j);
+    step<F, R, C>(w, wrb, b / B, B, x, xrb, acc, &sc[0][0], B, tabs);
+  }
+  if (b < nb) {
+    const int nblk = int(nb - b);
+    if constexpr (!F::kScaled)
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r)
+        for (int j = 0; j < nblk; ++j) sc[r][j] = F::scale1(w + r * wrb, b + j);
+    step<F, R, C>(w, wrb, b / B, nblk, x, xrb, acc, &sc[0][0], B, tabs);
+  }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (int c = 0; c < C; ++c) y[c * ys + r * yr] = F::finish(hsum512(acc[r][c]));
+}
+
+// Prefill tile rows: 4 x 4 accumulators; INT4's block sums need as many
+// again, so 2 rows there.
+template <class F>
+constexpr int prefill_rows() {
+  return F::kScaled ? 4 : 2;
 }
 
 // The tile for c <= kPrefillCols tokens (fewer at the end of a batch).
@@ -258,18 +436,47 @@ void tile_c(int c, const uint8_t* w, size_t wrb, int64_t nb, const char* x, size
   }
 }
 
-// The T activation rows in kNvLane order, block by block, in this thread's
-// scratch (each call packs its own copy: k floats per token, next to the
-// k x rows weights it is used with).
-const char* pack_nv_activations(const char* x, size_t xrb, int64_t T, int64_t k) {
-  float* dst = static_cast<float*>(cpu::scratch(0, size_t(T * k) * sizeof(float)));
-  const __m512i lane = _mm512_load_si512(kNvLane);
+// 32 activations from p, zero past the row's end (`left` elements remain).
+inline __m512i load_x32(const uint16_t* p, int64_t left) {
+  return left >= 32 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi16(left <= 0 ? 0 : ~0u >> (32 - left), p);
+}
+
+// The T bf16 activation rows in F::kOrder, step by step (zeros past k up to a
+// whole step), in this thread's scratch: each call packs its own copy, next
+// to the rows x k weights it is used with.
+template <class F>
+const char* pack_activations(const char* x, size_t xrb, int64_t T, int64_t k, size_t& packed_rb) {
+  constexpr int64_t E = 32 * F::kVecs;  // elements per step
+  const int64_t steps = (k + E - 1) / E;
+  packed_rb = size_t(steps * E) * sizeof(uint16_t);
+  char* dst = static_cast<char*>(cpu::scratch(0, packed_rb * size_t(T)));
   for (int64_t t = 0; t < T; ++t) {
-    const float* src = reinterpret_cast<const float*>(x + t * xrb);
-    for (int64_t i = 0; i < k; i += 16)
-      _mm512_store_ps(dst + t * k + i, _mm512_permutexvar_ps(lane, _mm512_loadu_ps(src + i)));
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(x + t * xrb);
+    uint16_t* out = reinterpret_cast<uint16_t*>(dst + t * packed_rb);
+    for (int64_t s = 0; s < steps; ++s) {
+      const uint16_t* in = src + s * E;
+      uint16_t* o = out + s * E;
+      const int64_t left = k - s * E;
+      if constexpr (E == 32) {  // word p from element kOrder[p]
+        _mm512_store_si512(o, _mm512_permutexvar_epi16(_mm512_load_si512(F::kOrder.w), load_x32(in, left)));
+      } else if constexpr (E == 64) {  // word p of the 64 from element kOrder[p]
+        const __m512i lo = load_x32(in, left), hi = load_x32(in + 32, left - 32);
+        _mm512_store_si512(o, _mm512_permutex2var_epi16(lo, _mm512_load_si512(F::kOrder.w), hi));
+        _mm512_store_si512(o + 32, _mm512_permutex2var_epi16(lo, _mm512_load_si512(F::kOrder.w + 32), hi));
+      } else {  // INT4-g128: vector V lane L = run L's nibble-V words; runs reordered, then lanes transposed
+        const __m512i by_nibble = _mm512_load_si512(kRunByNibble.w);
+        __m512i y[4];  // y[L] lane V: run L's words of vector V
+        for (int L = 0; L < 4; ++L) y[L] = _mm512_permutexvar_epi16(by_nibble, load_x32(in + 32 * L, left - 32 * L));
+        const __m512i t0 = _mm512_shuffle_i64x2(y[0], y[1], 0x44), t1 = _mm512_shuffle_i64x2(y[0], y[1], 0xEE);
+        const __m512i t2 = _mm512_shuffle_i64x2(y[2], y[3], 0x44), t3 = _mm512_shuffle_i64x2(y[2], y[3], 0xEE);
+        _mm512_store_si512(o, _mm512_shuffle_i64x2(t0, t2, 0x88));
+        _mm512_store_si512(o + 32, _mm512_shuffle_i64x2(t0, t2, 0xDD));
+        _mm512_store_si512(o + 64, _mm512_shuffle_i64x2(t1, t3, 0x88));
+        _mm512_store_si512(o + 96, _mm512_shuffle_i64x2(t1, t3, 0xDD));
+      }
+    }
   }
-  return reinterpret_cast<const char*>(dst);
+  return dst;
 }
 
 template <class F>
@@ -277,12 +484,8 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
                float* y, int64_t ys) {
   const Fp4Tables& tabs = cpu::fp4_tables();
   const uint8_t* w = static_cast<const uint8_t*>(wv);
-  const char* x = static_cast<const char*>(xv);
-  const int64_t nb = k / F::kElems;
-  if constexpr (F::kPackedX) {
-    x = pack_nv_activations(x, xrb, T, k);
-    xrb = size_t(k) * sizeof(float);
-  }
+  const int64_t nb = k / F::kBlock;
+  const char* x = pack_activations<F>(static_cast<const char*>(xv), xrb, T, k, xrb);
   if (T == 1) {
     for_row_streams<kDecodeRows>(
         r0, r1,
@@ -292,7 +495,7 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
         [&](int64_t r) { tile<F, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys, 1, tabs); });
     return;
   }
-  constexpr int R = kPrefillRows, C = kPrefillCols;
+  constexpr int R = prefill_rows<F>(), C = kPrefillCols;
   int64_t rb = int64_t(kRowBlockBytes / wrb) / R * R;
   if (rb < R) rb = R;
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
@@ -309,8 +512,11 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
 }
 
 }  // namespace
+#pragma GCC pop_options
 
 void register_fp4_avx512(KernelTable& t) {
+  const CpuFeatures f = cpu_features();
+  if (!f.avx512bf16 || !f.avx512vbmi) return;  // the AVX2 kernels stay
   auto set = [&](FormatId f, MatmulRowsFn fn) {
     t.matmul[size_t(f)] = fn;
     t.matmul_isa[size_t(f)] = kIsa;

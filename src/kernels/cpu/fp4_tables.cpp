@@ -1,5 +1,6 @@
 // The scaled value tables of fp4_kernels.h, built from the format table's own
 // conversions (formats/blocks.h), so the kernels hold no second copy of them.
+#include "core/half.h"
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
 
@@ -13,7 +14,10 @@ Fp4Tables build() {
     for (int j = 0; j < 16; ++j) {
       t.mxfp4[b][j] = formats::kE2M1Values[j] * formats::e8m0_to_f32(uint8_t(b));
       t.nvfp4[b][j] = formats::kE2M1Values[j] * formats::e4m3_to_f32(uint8_t(b));
+      t.nvfp4_bf16[b][j] = f32_to_bf16(t.nvfp4[b][j]);
+      t.mxfp4_bf16[b][j] = f32_to_bf16(t.mxfp4[b][j]);
     }
+  for (int j = 0; j < 32; ++j) t.int4_bf16[j] = f32_to_bf16(float(j % 16 - 8));
   return t;
 }
 

@@ -24,6 +24,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "core/half.h"
 #include "formats/blocks.h"
 #include "kernels/amx.h"
 #include "kernels/attend_head.h"
@@ -918,6 +919,24 @@ inline __m512 round_away(__m512 v) {
   return _mm512_mask_add_ps(t, up, t, one);
 }
 
+// fp32 -> bf16 rows (the 4-bit formats' activations): round to nearest even
+// in integers, NaN kept quiet, subnormals kept: the bits of core/half.h's
+// f32_to_bf16 (vcvtneps2bf16 would flush subnormals to zero).
+void quantize_bf16(const float* x, void* dst, int64_t n) {
+  auto* out = static_cast<uint16_t*>(dst);
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i v = _mm512_loadu_si512(x + i);
+    const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(v, abs_mask), inf);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(v, 16), _mm512_set1_epi32(0x40));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(r));
+  }
+  for (; i < n; ++i) out[i] = f32_to_bf16(x[i]);
+}
+
 void quantize_q8_0(const float* x, void* dst, int64_t n) {
   BlockQ8_0* b = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / kQK8_0; ++i) {
@@ -1150,6 +1169,7 @@ void register_avx512(KernelTable& t) {
   set(FormatId::Q5_K, matmul_k<Q5_KW>);
   set(FormatId::Q6_K, matmul_k<Q6_KW>);
   t.quantize[size_t(FormatId::Q8_0)] = quantize_q8_0;
+  t.quantize[size_t(FormatId::BF16)] = quantize_bf16;
   t.quantize[size_t(FormatId::Q8_K)] = quantize_q8_k;
   t.rmsnorm = rmsnorm;
   t.bitlinear_codes = bitlinear_codes;

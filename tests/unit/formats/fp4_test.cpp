@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/half.h"
 #include "formats/blocks.h"
 #include "formats/format.h"
 
@@ -421,18 +422,21 @@ TEST(Fp4Formats, NonFiniteInputPoisonsOnlyItsBlock) {
 
 // The reference dots sum in double (exact products) and round once to float;
 // the decoded values are exact except MXFP4_FPQ's (x / 3 rounded once each).
+// Activations are bf16 rows (the dot type), each a value `want` uses as is.
 // Tolerance: 2^-23 * sum |w_i a_i| + 2^-24 * |dot|.
 TEST(Fp4Dot, MatchesDequantizedDot) {
   for (FormatId f : {FormatId::MXFP4, FormatId::MXFP4_FPQ, FormatId::NVFP4}) {
     const FormatTraits& t = traits(f);
-    ASSERT_EQ(t.dot_type, FormatId::F32);
+    ASSERT_EQ(t.dot_type, FormatId::BF16);
     for (int64_t n : {int64_t(32), int64_t(256), int64_t(4096)}) {
       SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n));
       std::mt19937 rng(uint32_t(n) + uint32_t(f));
       std::normal_distribution<float> dist(0.0f, 1.0f);
       std::vector<float> wf(static_cast<size_t>(n)), a(static_cast<size_t>(n));
       for (auto& v : wf) v = dist(rng) * 0.05f;
-      for (auto& v : a) v = dist(rng) * 3.0f;
+      for (auto& v : a) v = bf16_to_f32(f32_to_bf16(dist(rng) * 3.0f));
+      std::vector<uint8_t> ab(2 * a.size());
+      traits(FormatId::BF16).from_float(a.data(), ab.data(), n);
       auto w = encode(f, wf);
       auto wd = decode(f, w.data(), n);
       double want = 0.0, mag = 0.0;
@@ -440,7 +444,7 @@ TEST(Fp4Dot, MatchesDequantizedDot) {
         want += double(wd[i]) * double(a[i]);
         mag += std::fabs(double(wd[i]) * double(a[i]));
       }
-      const float got = t.dot(w.data(), a.data(), n);
+      const float got = t.dot(w.data(), ab.data(), n);
       EXPECT_NEAR(got, want, 0x1p-23 * mag + 0x1p-24 * std::fabs(want));
       if (t.tensor_scale) {  // y = dot * TensorView::scale
         const float s_t = 0.37f;

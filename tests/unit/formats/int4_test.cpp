@@ -192,18 +192,20 @@ TEST(Int4Format, RoundTripErrorWithinHalfStep) {
   }
 }
 
-// Reference dot (fp32 activations, double sums) against the decoded dot.
+// Reference dot (bf16 activations, double sums) against the decoded dot.
 TEST(Int4Dot, MatchesDequantizedDot) {
   for (FormatId f : kInt4) {
     const FormatTraits& t = traits(f);
-    ASSERT_EQ(t.dot_type, FormatId::F32);
+    ASSERT_EQ(t.dot_type, FormatId::BF16);
     for (int64_t n : {int64_t(128), int64_t(256), int64_t(4096)}) {
       SCOPED_TRACE(std::string(t.name) + " n=" + std::to_string(n));
       std::mt19937 rng(uint32_t(n) * 3 + uint32_t(f));
       std::normal_distribution<float> dist(0.0f, 1.0f);
       std::vector<float> wf(static_cast<size_t>(n)), a(static_cast<size_t>(n));
       for (auto& v : wf) v = dist(rng) * 0.05f;
-      for (auto& v : a) v = dist(rng) * 3.0f;
+      for (auto& v : a) v = bf16_to_f32(f32_to_bf16(dist(rng) * 3.0f));
+      std::vector<uint8_t> ab(2 * a.size());
+      traits(FormatId::BF16).from_float(a.data(), ab.data(), n);
       auto w = encode(f, wf);
       auto wd = decode(f, w.data(), n);
       double want = 0.0, mag = 0.0;
@@ -211,7 +213,7 @@ TEST(Int4Dot, MatchesDequantizedDot) {
         want += double(wd[i]) * double(a[i]);
         mag += std::fabs(double(wd[i]) * double(a[i]));
       }
-      EXPECT_NEAR(t.dot(w.data(), a.data(), n), want, 0x1p-40 * mag + 0x1p-24 * std::fabs(want));
+      EXPECT_NEAR(t.dot(w.data(), ab.data(), n), want, 0x1p-40 * mag + 0x1p-24 * std::fabs(want));
     }
   }
 }

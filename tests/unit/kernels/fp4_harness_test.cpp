@@ -1,23 +1,25 @@
 // Harness for the weight-only 4-bit formats (MXFP4, MXFP4_FPQ, NVFP4,
-// INT4-g32/g64/g128 x fp32 activations): for every SIMD ISA this CPU runs,
-// each matmul entry against reference_table() over many shapes with fresh
-// random data; exact sums where every fp32 step is exact; prefill == decode
-// bit for bit; results independent of the thread count; NVFP4's tensor scale
-// applied by kernels::matmul for every ISA, the scalar table included.
+// INT4-g32/g64/g128 x bf16 activations, their dot type): for every SIMD ISA
+// this CPU runs, each matmul entry against reference_table() over many
+// shapes with fresh random data; exact sums where every fp32 step is exact;
+// prefill == decode bit for bit; results independent of the thread count;
+// NVFP4's tensor scale applied by kernels::matmul for every ISA, the scalar
+// table included; the fp32 -> bf16 activation rows bit-exact.
 //
 // Tolerance (random data), per format in tolerance() below. The kernels
-// decode each block into its exact weights w_i (E2M1 x 2^k, E2M1 x E4M3 and
-// (code - 8) x fp16 all fit fp32), so their output is an fp32 sum of the k
-// exact-input products w_i * x_i: each FMA rounds once, and a term meets at
-// most k/16 + 4 roundings (k/8 + 3 with AVX2) on its way through a lane's
-// chain and the reduction tree, fewer than k. So the kernel's error is at
-// most about k u A with A = sum |w_i x_i| (Higham, Accuracy and Stability,
-// §4.2, for any summation order), u = 2^-24. The reference sums each block
-// in double (error ~ k 2^-53 A, negligible) and rounds once to float
-// (u |y| <= u A). MXFP4_FPQ adds the kernel's division by 3 (u |y| <= u A;
-// A there uses the weights already divided by 3). Hence (k + 1) u A, and
-// (k + 2) u A for MXFP4_FPQ. The bound is relative to A, not to |y|, so
-// cancelling sums cannot make it flaky.
+// multiply exact weights w_i (E2M1 x 2^k and E2M1 x E4M3 fit bf16; INT4's
+// code - 8 too, its fp16 scale applied to each block's sum by one FMA) by the
+// bf16 activations x_i, every product exact in fp32, so their output is an
+// fp32 sum of the k exact products: each add (or FMA) rounds once, and a
+// term meets at most k/16 + 6 roundings (k/8 + 3 with AVX2) on its way
+// through a lane's chain, its block's sum and the reduction tree, fewer than
+// k. So the kernel's error is at most about k u A with A = sum |w_i x_i|
+// (Higham, Accuracy and Stability, §4.2, for any summation order), u = 2^-24.
+// The reference sums each block in double (error ~ k 2^-53 A, negligible)
+// and rounds once to float (u |y| <= u A). MXFP4_FPQ adds the kernel's
+// division by 3 (u |y| <= u A; A there uses the weights already divided by
+// 3). Hence (k + 1) u A, and (k + 2) u A for MXFP4_FPQ. The bound is
+// relative to A, not to |y|, so cancelling sums cannot make it flaky.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "core/half.h"
+#include "core/membw.h"
 #include "core/thread_pool.h"
 #include "formats/blocks.h"
 #include "formats/format.h"
@@ -112,11 +115,19 @@ std::vector<uint8_t> random_weights(FormatId f, int64_t rows, int64_t k, Scales 
   return w;
 }
 
+// Activations already bf16 values (as matmul makes them), held as fp32.
 std::vector<float> random_floats(size_t n, std::mt19937& rng) {
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
+  for (float& x : v) x = bf16_to_f32(f32_to_bf16(nd(rng)));
   return v;
+}
+
+// The T rows of x as bf16 activation rows (2 bytes per element).
+std::vector<uint16_t> to_bf16(const std::vector<float>& x) {
+  std::vector<uint16_t> out(x.size());
+  formats::traits(FormatId::BF16).from_float(x.data(), out.data(), int64_t(x.size()));
+  return out;
 }
 
 // A = sum |w_i x_i| with the reference's decoded weights (FPQ: already / 3).
@@ -169,7 +180,8 @@ std::vector<float> run_matmul(MatmulRowsFn fn, FormatId f, const std::vector<uin
   const size_t wrb = formats::row_bytes(f, c.k);
   const int64_t ys = c.rows + 3;  // a row stride wider than rows
   std::vector<float> y(size_t(ys * c.T), -12345.0f);
-  fn(w.data(), wrb, c.r0, c.r1, c.k, x.data(), size_t(c.k) * sizeof(float), c.T, y.data(), ys);
+  const std::vector<uint16_t> xb = to_bf16(x);
+  fn(w.data(), wrb, c.r0, c.r1, c.k, xb.data(), size_t(c.k) * sizeof(uint16_t), c.T, y.data(), ys);
   return y;
 }
 
@@ -189,12 +201,56 @@ TEST_F(Fp4Harness, ScaledTablesMatchTheFormatTable) {
     }
 }
 
+// The bf16 copies are the same values, bit for bit (each is exact in bf16);
+// INT4's stored twice over.
+TEST_F(Fp4Harness, Bf16TablesHoldTheSameValues) {
+  const cpu::Fp4Tables& t = cpu::fp4_tables();
+  auto same = [](uint16_t b, float f) { return std::isnan(f) ? std::isnan(bf16_to_f32(b)) : bf16_to_f32(b) == f; };
+  for (int b = 0; b < 256; ++b)
+    for (int j = 0; j < 16; ++j) {
+      EXPECT_TRUE(same(t.mxfp4_bf16[b][j], t.mxfp4[b][j])) << b << " " << j;
+      EXPECT_TRUE(same(t.nvfp4_bf16[b][j], t.nvfp4[b][j])) << b << " " << j;
+    }
+  for (int j = 0; j < 32; ++j) EXPECT_EQ(bf16_to_f32(t.int4_bf16[j]), float(j % 16 - 8)) << j;
+}
+
+// Every ISA's fp32 -> bf16 row conversion gives the reference's bits: round
+// to nearest even (ties both ways), NaN quiet, infinities, subnormals kept,
+// signed zeros, for lengths around the vector width.
+TEST_F(Fp4Harness, Bf16ActivationRowsAreBitExact) {
+  std::mt19937 rng(11);
+  const QuantizeRowFn want = reference_table().quantize[size_t(FormatId::BF16)];
+  ASSERT_NE(want, nullptr);
+  const uint32_t specials[] = {0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u,
+                               0xffbfffffu, 0x00000001u, 0x807fffffu, 0x3f808000u, 0x3f818000u, 0x7f7fffffu,
+                               0x7f7f8000u, 0x4040ffffu, 0x00008000u, 0x00018000u};
+  for (const std::string& isa : simd_isas()) {
+    const QuantizeRowFn got = use(isa).quantize[size_t(FormatId::BF16)];
+    for (int64_t n : {1, 15, 16, 17, 33, 100})
+      for (int rep = 0; rep < 20; ++rep) {
+        std::vector<float> x(static_cast<size_t>(n));
+        for (float& v : x) {
+          uint32_t bits = rng();
+          if (rng() % 3 == 0) bits = specials[rng() % std::size(specials)];
+          if (rng() % 4 == 0) bits = (bits & 0xFFFF0000u) | (rng() % 2 ? 0x8000u : 0x7FFFu);  // ties, near-ties
+          std::memcpy(&v, &bits, 4);
+        }
+        std::vector<uint16_t> a(static_cast<size_t>(n), 0xABCD), b(static_cast<size_t>(n), 0xABCD);
+        got(x.data(), a.data(), n);
+        want(x.data(), b.data(), n);
+        ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * 2)) << isa << " n=" << n;
+      }
+  }
+}
+
 TEST_F(Fp4Harness, EveryIsaFillsEveryFormat) {
   for (const std::string& isa : simd_isas()) {
     const KernelTable& t = use(isa);
     for (FormatId f : kW4Formats) {
       EXPECT_NE(t.matmul[size_t(f)], reference_table().matmul[size_t(f)]) << isa << " " << formats::traits(f).name;
-      EXPECT_STREQ(t.matmul_isa[size_t(f)], t.isa.c_str()) << isa << " " << formats::traits(f).name;
+      // The AVX-512 kernels need AVX512_BF16 and VBMI; without them the AVX2 ones stay.
+      const bool avx2_kept = isa == "avx512" && !(cpu_features().avx512bf16 && cpu_features().avx512vbmi);
+      EXPECT_STREQ(t.matmul_isa[size_t(f)], avx2_kept ? "avx2" : t.isa.c_str()) << isa << " " << formats::traits(f).name;
     }
   }
 }
@@ -347,7 +403,8 @@ TEST_F(Fp4Harness, NvFp4TensorScaleIsApplied) {
         matmul(W, x.data(), k, T, y.data(), rows, pool);
         for (int64_t t0 = 0; t0 < T; ++t0)
           for (int64_t r = 0; r < rows; ++r) {
-            const float dot = tr.dot(W.row<const uint8_t>(r), x.data() + t0 * k, k);
+            const std::vector<uint16_t> xb = to_bf16({x.begin() + t0 * k, x.begin() + (t0 + 1) * k});
+            const float dot = tr.dot(W.row<const uint8_t>(r), xb.data(), k);
             const float got = y[size_t(t0 * rows + r)];
             if (isa == "scalar") {
               ASSERT_EQ(got, dot * s) << isa << " s=" << s << " t=" << t0 << " r=" << r;
