@@ -77,7 +77,8 @@ float int4_dot(const void* w, const void* a, int64_t n) {
 
 template <int G>
 FormatTraits int4_row(FormatId id, const char* name, int32_t gguf) {
-  return {id, name, gguf, G, sizeof(BlockInt4<G>), 0, FormatId::BF16, int4_to_float<G>, int4_from_float<G>, int4_dot<G>};
+  return {id, name, gguf, G, sizeof(BlockInt4<G>), 0, FormatId::BF16, int4_to_float<G>, int4_from_float<G>,
+          int4_dot<G>};
 }
 
 }  // namespace

@@ -230,7 +230,8 @@ struct MxW {
     constexpr size_t q = offsetof(BlockMXFP4, qs);
     split_nibbles(two_groups(a + q, nblk == 2 ? a + kBytes + q : nullptr), v0, v1);
     const __m512i ta = load_table16(t.mxfp4_bf16[a[offsetof(BlockMXFP4, e)]]);
-    const __m512i tb = nblk == 2 ? load_table16(t.mxfp4_bf16[a[kBytes + offsetof(BlockMXFP4, e)]]) : _mm512_setzero_si512();
+    const __m512i tb =
+        nblk == 2 ? load_table16(t.mxfp4_bf16[a[kBytes + offsetof(BlockMXFP4, e)]]) : _mm512_setzero_si512();
     const __m512i tag = _mm512_set_epi64(0x0020002000200020ll, 0x0020002000200020ll, 0x0020002000200020ll,
                                          0x0020002000200020ll, 0, 0, 0, 0);  // lanes 2, 3: block B, 2nd table
     w[0] = _mm512_permutex2var_epi16(ta, tagged(v0, tag), tb);

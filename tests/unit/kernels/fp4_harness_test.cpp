@@ -250,7 +250,8 @@ TEST_F(Fp4Harness, EveryIsaFillsEveryFormat) {
       EXPECT_NE(t.matmul[size_t(f)], reference_table().matmul[size_t(f)]) << isa << " " << formats::traits(f).name;
       // The AVX-512 kernels need AVX512_BF16 and VBMI; without them the AVX2 ones stay.
       const bool avx2_kept = isa == "avx512" && !(cpu_features().avx512bf16 && cpu_features().avx512vbmi);
-      EXPECT_STREQ(t.matmul_isa[size_t(f)], avx2_kept ? "avx2" : t.isa.c_str()) << isa << " " << formats::traits(f).name;
+      EXPECT_STREQ(t.matmul_isa[size_t(f)], avx2_kept ? "avx2" : t.isa.c_str())
+          << isa << " " << formats::traits(f).name;
     }
   }
 }
