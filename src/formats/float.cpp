@@ -43,14 +43,14 @@ float f16_dot(const void* w, const void* a, int64_t n) {
 }
 
 void bf16_to_float(const void* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src, i));
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_at(src, i);
 }
 void bf16_from_float(const float* src, void* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) store_u16(dst, i, f32_to_bf16(src[i]));
 }
 float bf16_dot(const void* w, const void* a, int64_t n) {
   float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(load_u16(w, i)) * load_f32(a, i);
+  for (int64_t i = 0; i < n; ++i) sum += bf16_at(w, i) * load_f32(a, i);
   return sum;
 }
 

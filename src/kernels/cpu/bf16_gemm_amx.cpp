@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "kernels/cpu/amx_tiles.h"
+#include "kernels/cpu/bf16_lanes.h"
 #include "kernels/cpu/bf16_gemm_cpu.h"
 
 // GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
@@ -97,15 +98,9 @@ void gram_block(const uint16_t* a, size_t a_stride, const uint16_t* b, size_t pa
   if constexpr (MT > 1 && NT > 1) _tile_stored(3, g0 + 16 * g_stride + 64, g_stride);
 }
 
-
-// bf16 bits of 16 fp32 values, round to nearest even (finite inputs), in the
-// high half of each 32-bit lane. The same integer rule as the scalar path, so
-// packing does not depend on which branch handled an element.
-inline __m512i rne_high(__m512 v) {
-  const __m512i u = _mm512_castps_si512(v);
-  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-  return _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
-}
+// bf16 bits of one fp32 value, round to nearest even (finite inputs): the
+// integer rule of rne_bf16_high (bf16_lanes.h), so packing does not depend on
+// which branch handled an element.
 inline uint16_t rne_scalar(float v) {
   uint32_t u;
   std::memcpy(&u, &v, 4);
@@ -131,8 +126,8 @@ void amx_pack_pairs(const float* src, int64_t inner_stride, int64_t col_stride, 
           __m512i v = _mm512_setzero_si512();
           if (c0 + n < cols) {
             const float* s = src + (c0 + n) * col_stride + k0;
-            const __m512i lo = _mm512_srli_epi32(rne_high(_mm512_loadu_ps(s)), 16);
-            const __m512i hi = _mm512_srli_epi32(rne_high(_mm512_loadu_ps(s + 16)), 16);
+            const __m512i lo = _mm512_srli_epi32(rne_bf16_high(_mm512_loadu_ps(s)), 16);
+            const __m512i hi = _mm512_srli_epi32(rne_bf16_high(_mm512_loadu_ps(s + 16)), 16);
             // dword r = (value 2r, value 2r+1): pack the 32 halves in order
             const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
             const __m512i even = _mm512_permutex2var_epi32(lo, idx, hi);
@@ -148,9 +143,9 @@ void amx_pack_pairs(const float* src, int64_t inner_stride, int64_t col_stride, 
         for (int64_t r = 0; r < 16; ++r) {
           const int64_t k = k0 + 2 * r;
           __m512i a = _mm512_setzero_si512(), b = _mm512_setzero_si512();
-          if (k < inner) a = _mm512_srli_epi32(rne_high(_mm512_loadu_ps(src + k * inner_stride + c0)), 16);
+          if (k < inner) a = _mm512_srli_epi32(rne_bf16_high(_mm512_loadu_ps(src + k * inner_stride + c0)), 16);
           if (k + 1 < inner)
-            b = _mm512_and_si512(rne_high(_mm512_loadu_ps(src + (k + 1) * inner_stride + c0)),
+            b = _mm512_and_si512(rne_bf16_high(_mm512_loadu_ps(src + (k + 1) * inner_stride + c0)),
                                  _mm512_set1_epi32(int(0xFFFF0000u)));
           _mm512_storeu_si512(tile + r * 32, _mm512_or_si512(a, b));
         }
@@ -176,7 +171,8 @@ void amx_to_bf16_rows(const float* src, int64_t row_stride, int64_t col_stride, 
     int64_t c = 0;
     for (; c + 16 <= cols && (col_stride == 1 || gather); c += 16) {
       const __m512 v = col_stride == 1 ? _mm512_loadu_ps(s + c) : _mm512_i32gather_ps(vindex, s + c * col_stride, 4);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + c), _mm512_cvtepi32_epi16(_mm512_srli_epi32(rne_high(v), 16)));
+      const __m256i h = _mm512_cvtepi32_epi16(_mm512_srli_epi32(rne_bf16_high(v), 16));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + c), h);
     }
     for (; c < cols; ++c) d[c] = rne_scalar(s[c * col_stride]);
     for (; c < cols_pad; ++c) d[c] = 0;

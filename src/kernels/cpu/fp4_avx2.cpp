@@ -28,6 +28,7 @@
 #include <cstring>
 
 #include "formats/blocks.h"
+#include "kernels/cpu/bf16_lanes.h"
 #include "kernels/cpu/fp4_kernels.h"
 #include "kernels/cpu/hsum.h"
 #include "kernels/cpu/row_streams.h"
@@ -51,10 +52,9 @@ constexpr size_t kPrefetchAhead = 2048;  // as fp4_avx512.cpp
 constexpr size_t kRowBlockBytes = 256 * 1024;
 
 
-// 8 bf16 activations as fp32 (exact: the 16 bits moved up).
+// 8 bf16 activations as fp32 (exact).
 inline __m256 load_bf16x8(const uint16_t* p) {
-  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
 // 8 code bytes widened to int32 lanes.

@@ -394,22 +394,21 @@ void tile(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, f
       for (int j = 0; j < S; j += B) step<F, R, C>(w, wrb, (b + j) / B, B, x, xrb, acc, &sc[0][j], 8, tabs);
     }
   }
-  // Whole steps (nblk a constant in the inlined step), then a last partial one.
+  // Whole steps (nblk a constant in the inlined step), then a last partial
+  // one; INT4's scales past the batches one block at a time.
   float sc[R][B] = {};
-  for (; b + B <= nb; b += B) {
+  auto scales_of = [&](int nblk) {
     if constexpr (!F::kScaled)
-#pragma GCC unroll 16
       for (int r = 0; r < R; ++r)
-        for (int j = 0; j < B; ++j) sc[r][j] = F::scale1(w + r * wrb, b + j);
+        for (int j = 0; j < nblk; ++j) sc[r][j] = F::scale1(w + r * wrb, b + j);
+  };
+  for (; b + B <= nb; b += B) {
+    scales_of(B);
     step<F, R, C>(w, wrb, b / B, B, x, xrb, acc, &sc[0][0], B, tabs);
   }
   if (b < nb) {
-    const int nblk = int(nb - b);
-    if constexpr (!F::kScaled)
-#pragma GCC unroll 16
-      for (int r = 0; r < R; ++r)
-        for (int j = 0; j < nblk; ++j) sc[r][j] = F::scale1(w + r * wrb, b + j);
-    step<F, R, C>(w, wrb, b / B, nblk, x, xrb, acc, &sc[0][0], B, tabs);
+    scales_of(int(nb - b));
+    step<F, R, C>(w, wrb, b / B, int(nb - b), x, xrb, acc, &sc[0][0], B, tabs);
   }
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)

@@ -17,6 +17,7 @@
 
 #include "formats/blocks.h"
 #include "kernels/attend_head.h"
+#include "kernels/cpu/bf16_lanes.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/hsum.h"
 #include "kernels/cpu/row_streams.h"
@@ -89,12 +90,13 @@ struct F16W {
 };
 struct BF16W {
   static constexpr size_t kBytes = 2;
-  static __m256 widen(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
-  static __m256 load(const char* p, int64_t i) { return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i))); }
+  static __m256 load(const char* p, int64_t i) {
+    return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * i)));
+  }
   static __m256 loadn(const char* p, int64_t i, int64_t n) {
     uint16_t tmp[8] = {};
     std::memcpy(tmp, p + 2 * i, size_t(n) * 2);
-    return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tmp)));
+    return widen_bf16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tmp)));
   }
 };
 

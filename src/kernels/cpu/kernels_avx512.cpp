@@ -28,6 +28,7 @@
 #include "formats/blocks.h"
 #include "kernels/amx.h"
 #include "kernels/attend_head.h"
+#include "kernels/cpu/bf16_lanes.h"
 #include "kernels/cpu/block_gemm_amx.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/hsum.h"
@@ -101,11 +102,12 @@ struct F16W {
 };
 struct BF16W {
   static constexpr size_t kBytes = 2;
-  static __m512 widen(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
   static __m512 load(const char* p, int64_t i) {
-    return widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i)));
+    return widen_bf16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2 * i)));
   }
-  static __m512 loadm(const char* p, int64_t i, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p + 2 * i)); }
+  static __m512 loadm(const char* p, int64_t i, __mmask16 m) {
+    return widen_bf16(_mm256_maskz_loadu_epi16(m, p + 2 * i));
+  }
 };
 
 // R rows x C tokens; w: first row, x: first token, y: &Y[t0, r].
@@ -929,8 +931,7 @@ void quantize_bf16(const float* x, void* dst, int64_t n) {
   for (; i + 16 <= n; i += 16) {
     const __m512i v = _mm512_loadu_si512(x + i);
     const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(v, abs_mask), inf);
-    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(v, 16), _mm512_set1_epi32(1));
-    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+    __m512i r = _mm512_srli_epi32(rne_bf16_high(_mm512_castsi512_ps(v)), 16);
     r = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(v, 16), _mm512_set1_epi32(0x40));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_cvtepi32_epi16(r));
   }
