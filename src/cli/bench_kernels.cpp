@@ -14,6 +14,7 @@
 
 #include "cli/bench_kernels.h"
 #include "cli/common.h"
+#include "core/buffer.h"
 #include "core/membw.h"
 #include "formats/format.h"
 #include "kernels/dispatch.h"
@@ -56,26 +57,33 @@ Result<KernelResult> measure(FormatId f, int reps) {
   if (!at.from_float) return Status::Error(std::string(wt.name) + ": no encoder for its activation format");
   if (!tab.matmul_scaled[size_t(f)] && !tab.matmul[size_t(f)])
     return Status::Error(std::string(wt.name) + ": no matmul kernel");
-  const size_t wrb = formats::row_bytes(f, kCols);
+  // A layout made at load time is placed as the model places it
+  // (kernels::with_kernel_layout): rows 64-byte multiples apart, each with
+  // its aligned_at byte on a line; file layouts row after row, as in files.
+  const size_t bytes = formats::row_bytes(f, kCols);
+  const bool load_layout = wt.rearranges != FormatId::kCount;
+  const size_t wrb = load_layout ? (bytes + 63) / 64 * 64 : bytes;
+  const size_t lead = load_layout && wt.aligned_at ? size_t(-wt.aligned_at(kCols)) % 64 : 0;
   const int64_t rows = std::max<int64_t>(16, int64_t(kWeightBytes / wrb) / 16 * 16);
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> v(size_t(kCols * std::max<int64_t>(rows, kPrefillTokens)));
   for (float& x : v) x = nd(rng);
-  std::vector<uint8_t> w(wrb * size_t(rows));
-  for (int64_t r = 0; r < rows; ++r) wt.from_float(&v[size_t(r * kCols)], &w[size_t(r) * wrb], kCols);
+  Buffer buf(lead + wrb * size_t(rows));  // 64-byte aligned
+  uint8_t* w = buf.as<uint8_t>() + lead;
+  for (int64_t r = 0; r < rows; ++r) wt.from_float(&v[size_t(r * kCols)], w + size_t(r) * wrb, kCols);
   const size_t xrb = formats::row_bytes(wt.dot_type, formats::padded_cols(f, kCols));
   std::vector<uint8_t> x(xrb * size_t(kPrefillTokens));
   for (int64_t t = 0; t < kPrefillTokens; ++t) at.from_float(&v[size_t(t * kCols)], &x[size_t(t) * xrb], kCols);
   std::vector<float> y(size_t(rows * kPrefillTokens));
   auto call = [&](int64_t T) {
     if (tab.matmul_scaled[size_t(f)])
-      tab.matmul_scaled[size_t(f)](w.data(), wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows, 1.0f);
+      tab.matmul_scaled[size_t(f)](w, wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows, 1.0f);
     else
-      tab.matmul[size_t(f)](w.data(), wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows);
+      tab.matmul[size_t(f)](w, wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows);
   };
   return KernelResult{best_time([&] { call(1); }, reps), best_time([&] { call(kPrefillTokens); }, reps), rows,
-                      wrb * size_t(rows)};
+                      bytes * size_t(rows)};
 }
 
 }  // namespace
@@ -83,8 +91,8 @@ Result<KernelResult> measure(FormatId f, int reps) {
 int run_kernel_bench(const std::string& types, int reps) {
   std::vector<FormatId> list;
   if (types.empty()) {
-    for (const char* n : {"f32", "f16", "bf16", "q8_0", "q8_0r", "q4_0", "mxfp4", "mxfp4_fpq", "nvfp4", "int4_g32",
-                          "int4_g64", "int4_g128", "t2", "t1_6", "tq1_0", "tq2_0", "tq2_0r"})
+    for (const char* n : {"f32", "f16", "bf16", "q8_0", "q8_0r", "q4_0", "mxfp4", "mxfp4r", "mxfp4_fpq", "mxfp4_fpqr",
+                          "nvfp4", "nvfp4r", "int4_g32", "int4_g32r", "int4_g64", "int4_g64r", "int4_g128", "t2", "t1_6", "tq1_0", "tq2_0", "tq2_0r"})
       list.push_back(formats::find_by_name(n)->id);
   } else {
     std::stringstream ss(types);

@@ -35,6 +35,11 @@ enum class FormatId : uint16_t {
   INT4_G128,  // symmetric int4, fp16 scale per 128, 4.125 bits per weight
   Q8_0R,      // Q8_0 rearranged at load for the AVX-512 kernels (formats/q8_0.cpp), never in files
   TQ2_0R,     // TQ2_0 rearranged at load for the AVX-512 kernels (formats/ternary.cpp), never in files
+  MXFP4R,      // the 4-bit formats rearranged at load for the AVX-512 kernels (formats/w4r.cpp), never in files
+  MXFP4_FPQR,
+  NVFP4R,
+  INT4_G32R,
+  INT4_G64R,
   kCount
 };
 

@@ -284,6 +284,42 @@ inline int int4_code(const BlockInt4<G>& b, int k) {
   return (k % 32) < 16 ? (byte & 0xF) : (byte >> 4);
 }
 
+// W4R (nibble's own, made at load time, never in files): MXFP4, MXFP4_FPQ,
+// NVFP4, INT4-g32 and INT4-g64 rows rearranged so that one 64-byte load and
+// three shifts give a kernel 128 codes, one per 16-bit word in bits 0..3 of
+// four vectors (the file layouts need a byte permute per 32 or 64 codes).
+// The same codes and scales as the file row, in as many bytes, placed so:
+//  * first the nb block scales in block order, s bytes each (s = the
+//    block's scale field: 1 for MXFP4 / NVFP4, 2 for INT4's fp16);
+//  * then, from byte s nb, the codes of elements 0 .. 128 c - 1 (c = n / 128
+//    chunks) in 64-byte chunks: nibble V (bits 4V .. 4V + 3) of 16-bit
+//    word w (little-endian, bytes 2w and 2w + 1) of chunk j holds the code
+//    of element 128 j + w4r_elem(order, V, w);
+//  * then the codes of the remaining n % 128 elements, block after block, as
+//    in the file's blocks (their qs fields without the scales).
+// w4r_elem is the order in which the file-layout kernels already hold codes
+// in their vectors, so that kernels over both layouts make the same vectors
+// and the same sums. Word w = 8 L + m is word m of 128-bit lane L; in a
+// run of 32 elements (MXFP4, INT4) element j < 16 is the low nibble of byte
+// j, j + 16 its high nibble; in an NVFP4 block byte j < 8 holds j and j + 8.
+//  * Runs (MXFP4): vector V is the chunk's block V; lane L holds nibble L
+//    of its 16-bit words (elements 2m, 2m + 16, 2m + 1, 2m + 17).
+//  * RunPairs (INT4-g32, g64): vectors 2h and 2h + 1 hold runs 2h (lanes
+//    0, 1) and 2h + 1 (lanes 2, 3), nibbles 0 / 1 and 2 / 3 of their words.
+//  * NvPairs (NVFP4): vector V holds blocks 2V (words 0..3 of each lane)
+//    and 2V + 1 (words 4..7), lane L nibble L of their words.
+// Rows are best placed with their codes on a 64-byte boundary.
+constexpr int64_t kW4RChunk = 128;
+enum class W4ROrder { Runs, RunPairs, NvPairs };
+constexpr int w4r_elem(W4ROrder order, int V, int w) {
+  const int L = w >> 3, m = w & 7;
+  switch (order) {
+    case W4ROrder::Runs: return 32 * V + 16 * (L & 1) + 2 * m + (L >> 1);
+    case W4ROrder::RunPairs: return 64 * (V >> 1) + 16 * L + 2 * m + (V & 1);
+    default: return 32 * V + 16 * (m >> 2) + 8 * (L & 1) + 2 * (m & 3) + (L >> 1);
+  }
+}
+
 // 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K block.
 inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
   if (j < 4) {

@@ -43,5 +43,10 @@ FormatTraits nvfp4();
 FormatTraits int4_g32();   // int4.cpp
 FormatTraits int4_g64();
 FormatTraits int4_g128();
+FormatTraits mxfp4r();     // w4r.cpp
+FormatTraits mxfp4_fpqr();
+FormatTraits nvfp4r();
+FormatTraits int4_g32r();
+FormatTraits int4_g64r();
 
 }  // namespace nb::formats::rows

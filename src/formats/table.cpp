@@ -21,6 +21,7 @@ Table build_table() {
       rows::tq1_0(), rows::tq2_0(), rows::t2(), rows::t1_6(),
       rows::mxfp4(), rows::mxfp4_fpq(), rows::nvfp4(), rows::int4_g32(), rows::int4_g64(), rows::int4_g128(),
       rows::q8_0r(), rows::tq2_0r(),
+      rows::mxfp4r(), rows::mxfp4_fpqr(), rows::nvfp4r(), rows::int4_g32r(), rows::int4_g64r(),
   };
   Table t{};
   std::array<bool, kCount> filled{};

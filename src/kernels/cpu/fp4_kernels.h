@@ -24,11 +24,12 @@ namespace cpu {
 // which has no ISA flags, so that no AVX-512 code runs during start-up.
 // The bf16 tables are the same values (each exact in bf16: the exponent range
 // is fp32's, and 2 or 6 significant bits fit its 8); INT4's (code - 8) is
-// stored twice over (32 words) for vpermw, which reads 5 index bits.
+// and MXFP4's bf16 rows are stored twice over (32 words) for vpermw, which
+// reads 5 index bits.
 struct Fp4Tables {
   alignas(64) float mxfp4[256][16];  // E8M0 scale byte b: kE2M1Values[j] * 2^(b - 127)
   alignas(64) float nvfp4[256][16];  // E4M3 scale byte b: kE2M1Values[j] * e4m3(b)
-  alignas(64) uint16_t mxfp4_bf16[256][16];  // mxfp4[b][j] as bf16
+  alignas(64) uint16_t mxfp4_bf16[256][32];  // mxfp4[b][j % 16] as bf16
   alignas(64) uint16_t nvfp4_bf16[256][16];  // nvfp4[b][j] as bf16
   alignas(64) uint16_t int4_bf16[32];        // j % 16 - 8 as bf16
 };

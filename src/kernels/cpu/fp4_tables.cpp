@@ -15,7 +15,7 @@ Fp4Tables build() {
       t.mxfp4[b][j] = formats::kE2M1Values[j] * formats::e8m0_to_f32(uint8_t(b));
       t.nvfp4[b][j] = formats::kE2M1Values[j] * formats::e4m3_to_f32(uint8_t(b));
       t.nvfp4_bf16[b][j] = f32_to_bf16(t.nvfp4[b][j]);
-      t.mxfp4_bf16[b][j] = f32_to_bf16(t.mxfp4[b][j]);
+      t.mxfp4_bf16[b][j] = t.mxfp4_bf16[b][j + 16] = f32_to_bf16(t.mxfp4[b][j]);
     }
   for (int j = 0; j < 32; ++j) t.int4_bf16[j] = f32_to_bf16(float(j % 16 - 8));
   return t;

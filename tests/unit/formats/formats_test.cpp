@@ -94,6 +94,11 @@ const ExpectedRow kExpected[] = {
     {FormatId::INT4_G128, "int4_g128", kPrivateGgufTypeBase + 6, 128, sizeof(BlockInt4<128>), 0, FormatId::BF16, true, true},
     {FormatId::Q8_0R, "q8_0r", -1, 32, sizeof(BlockQ8_0), 0, FormatId::Q8_0, true, true},
     {FormatId::TQ2_0R, "tq2_0r", -1, 256, sizeof(BlockTQ2_0), 0, FormatId::Q8_K, true, true},
+    {FormatId::MXFP4R, "mxfp4r", -1, 32, sizeof(BlockMXFP4), 0, FormatId::BF16, true, true},
+    {FormatId::MXFP4_FPQR, "mxfp4_fpqr", -1, 32, sizeof(BlockMXFP4), 0, FormatId::BF16, true, true},
+    {FormatId::NVFP4R, "nvfp4r", -1, 16, sizeof(BlockNVFP4), 0, FormatId::BF16, true, true},
+    {FormatId::INT4_G32R, "int4_g32r", -1, 32, sizeof(BlockInt4<32>), 0, FormatId::BF16, true, true},
+    {FormatId::INT4_G64R, "int4_g64r", -1, 64, sizeof(BlockInt4<64>), 0, FormatId::BF16, true, true},
 };
 
 // Q8_0R's layout byte by byte (blocks.h): 6 blocks = a group of 4 and a
@@ -125,6 +130,70 @@ TEST(FormatTable, Q8_0RLayout) {
       EXPECT_EQ(c[128 + 32 + 16 * (b - 4) + j], code(b, 16 + j)) << b << " " << j;
     }
   EXPECT_EQ(t.aligned_at(nb * 32), 2 * nb);
+}
+
+// The W4R layouts byte by byte (blocks.h): file rows whose element e has
+// code (7 e + 3) % 16 and block b the scale bytes 10 + b (INT4: the word
+// 1000 + b): two whole chunks and the most blocks that can follow them.
+TEST(FormatTable, W4RLayouts) {
+  struct Case {
+    FormatId id;
+    int64_t block;      // elements per block
+    int scale_bytes;    // the block's scale field, first in the block
+    int run;            // 32: element j at byte 16 (j / 32) + j % 16, high nibble if j % 32 >= 16; 16: byte j % 8
+    W4ROrder order;
+  };
+  const Case cases[] = {{FormatId::MXFP4R, 32, 1, 32, W4ROrder::Runs},
+                        {FormatId::MXFP4_FPQR, 32, 1, 32, W4ROrder::Runs},
+                        {FormatId::NVFP4R, 16, 1, 16, W4ROrder::NvPairs},
+                        {FormatId::INT4_G32R, 32, 2, 32, W4ROrder::RunPairs},
+                        {FormatId::INT4_G64R, 64, 2, 32, W4ROrder::RunPairs}};
+  for (const Case& c : cases) {
+    const FormatTraits& t = traits(c.id);
+    ASSERT_NE(t.rearrange, nullptr) << t.name;
+    const int64_t n = 3 * kW4RChunk - c.block;  // 2 chunks, then 128 / block - 1 blocks
+    const int64_t nb = n / c.block;
+    const size_t bb = t.block_bytes, code_bytes = bb - size_t(c.scale_bytes);
+    ASSERT_EQ(row_bytes(t.rearranges, n), row_bytes(c.id, n)) << t.name;
+    std::vector<uint8_t> file(size_t(nb) * bb, 0), row(row_bytes(c.id, n), 0xEE);
+    auto code = [](int64_t e) { return uint8_t((7 * e + 3) % 16); };
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* blk = file.data() + size_t(b) * bb;
+      if (c.scale_bytes == 1) {
+        blk[0] = uint8_t(10 + b);
+      } else {
+        blk[0] = uint8_t((1000 + b) & 0xFF);
+        blk[1] = uint8_t((1000 + b) >> 8);
+      }
+      for (int64_t j = 0; j < c.block; ++j) {
+        const int64_t half = c.run / 2;
+        uint8_t& byte = blk[c.scale_bytes + half * (j / c.run) + j % half];
+        byte |= uint8_t(code(b * c.block + j) << (j % c.run >= half ? 4 : 0));
+      }
+    }
+    t.rearrange(file.data(), row.data(), n);
+    for (int64_t b = 0; b < nb; ++b)
+      for (int i = 0; i < c.scale_bytes; ++i)
+        EXPECT_EQ(row[size_t(c.scale_bytes * b + i)], file[size_t(b) * bb + size_t(i)]) << t.name << " scale " << b;
+    const uint8_t* codes = row.data() + c.scale_bytes * nb;
+    EXPECT_EQ(t.aligned_at(n), c.scale_bytes * nb) << t.name;
+    for (int64_t ch = 0; ch < 2; ++ch)
+      for (int w = 0; w < 32; ++w)
+        for (int V = 0; V < 4; ++V) {
+          const unsigned word = codes[64 * ch + 2 * w] | unsigned(codes[64 * ch + 2 * w + 1]) << 8;
+          EXPECT_EQ((word >> (4 * V)) & 0xF, code(kW4RChunk * ch + w4r_elem(c.order, V, w)))
+              << t.name << " chunk " << ch << " word " << w << " nibble " << V;
+        }
+    for (int64_t b = 2 * kW4RChunk / c.block, i = 0; b < nb; ++b, ++i)
+      EXPECT_EQ(0, std::memcmp(codes + 128 + i * int64_t(code_bytes), file.data() + size_t(b) * bb + c.scale_bytes,
+                               code_bytes))
+          << t.name << " block " << b;
+    // Each order places every element of a chunk exactly once.
+    std::vector<int> seen(kW4RChunk, 0);
+    for (int V = 0; V < 4; ++V)
+      for (int w = 0; w < 32; ++w) ++seen[size_t(w4r_elem(c.order, V, w))];
+    for (int e = 0; e < kW4RChunk; ++e) EXPECT_EQ(seen[size_t(e)], 1) << t.name << " element " << e;
+  }
 }
 
 TEST(FormatTable, RowsMatchGgufAndBlockStructs) {

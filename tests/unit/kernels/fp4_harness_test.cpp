@@ -202,13 +202,13 @@ TEST_F(Fp4Harness, ScaledTablesMatchTheFormatTable) {
 }
 
 // The bf16 copies are the same values, bit for bit (each is exact in bf16);
-// INT4's stored twice over.
+// MXFP4's and INT4's stored twice over.
 TEST_F(Fp4Harness, Bf16TablesHoldTheSameValues) {
   const cpu::Fp4Tables& t = cpu::fp4_tables();
   auto same = [](uint16_t b, float f) { return std::isnan(f) ? std::isnan(bf16_to_f32(b)) : bf16_to_f32(b) == f; };
   for (int b = 0; b < 256; ++b)
     for (int j = 0; j < 16; ++j) {
-      EXPECT_TRUE(same(t.mxfp4_bf16[b][j], t.mxfp4[b][j])) << b << " " << j;
+      EXPECT_TRUE(same(t.mxfp4_bf16[b][j], t.mxfp4[b][j]) && same(t.mxfp4_bf16[b][j + 16], t.mxfp4[b][j])) << b << " " << j;
       EXPECT_TRUE(same(t.nvfp4_bf16[b][j], t.nvfp4[b][j])) << b << " " << j;
     }
   for (int j = 0; j < 32; ++j) EXPECT_EQ(bf16_to_f32(t.int4_bf16[j]), float(j % 16 - 8)) << j;
