@@ -19,17 +19,21 @@ int system_info(const InspectFlags& f) {
   CpuFeatures c = cpu_features();
   std::printf("cpu: %s\n", cpu_model_name().c_str());
   std::printf("physical cores: %d\n", physical_cores());
-  std::printf("features: avx2=%d fma=%d f16c=%d avx512f=%d avx512bw=%d avx512vl=%d avx512vnni=%d avx512bf16=%d amx_int8=%d amx_bf16=%d\n",
-              c.avx2, c.fma, c.f16c, c.avx512f, c.avx512bw, c.avx512vl, c.avx512vnni, c.avx512bf16, c.amx_int8, c.amx_bf16);
+  std::printf("features: avx2=%d fma=%d f16c=%d avx512f=%d avx512bw=%d avx512vl=%d avx512vnni=%d avx512bf16=%d avx512vbmi=%d amx_int8=%d "
+              "amx_bf16=%d\n",
+              c.avx2, c.fma, c.f16c, c.avx512f, c.avx512bw, c.avx512vl, c.avx512vnni, c.avx512bf16, c.avx512vbmi,
+              c.amx_int8, c.amx_bf16);
   std::printf("kernel ISAs available: %s\n", kernels::available_isas().c_str());
   const auto& t = kernels::active_table();
   std::printf("kernel table in use: %s\n", t.isa.c_str());
-  std::printf("  %-8s %-10s %s\n", "format", "activation", "matmul kernel");
+  std::printf("  %-10s %-10s %-13s %s\n", "format", "activation", "matmul kernel", "rearranged at load to");
   for (size_t i = 0; i < size_t(FormatId::kCount); ++i) {
     const auto& tr = formats::traits(FormatId(i));
     if (!tr.dot) continue;
-    std::printf("  %-8s %-10s %s\n", tr.name, formats::traits(tr.dot_type).name,
-                t.matmul[i] ? (t.matmul_isa[i] ? t.matmul_isa[i] : "?") : "none");
+    const FormatId to = t.load_layout[i];
+    std::printf("  %-10s %-10s %-13s %s\n", tr.name, formats::traits(tr.dot_type).name,
+                t.matmul[i] ? (t.matmul_isa[i] ? t.matmul_isa[i] : "?") : "none",
+                to == FormatId::kCount ? "-" : formats::traits(to).name);
   }
   if (f.bandwidth) {
     int n = f.threads > 0 ? f.threads : physical_cores();
