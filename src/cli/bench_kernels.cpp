@@ -18,6 +18,7 @@
 #include "core/membw.h"
 #include "formats/format.h"
 #include "kernels/dispatch.h"
+#include "kernels/ops.h"
 
 namespace nb::cli {
 namespace {
@@ -58,12 +59,12 @@ Result<KernelResult> measure(FormatId f, int reps) {
   if (!tab.matmul_scaled[size_t(f)] && !tab.matmul[size_t(f)])
     return Status::Error(std::string(wt.name) + ": no matmul kernel");
   // A layout made at load time is placed as the model places it
-  // (kernels::with_kernel_layout): rows 64-byte multiples apart, each with
-  // its aligned_at byte on a line; file layouts row after row, as in files.
+  // (kernels::with_kernel_layout); file layouts row after row, as in files.
   const size_t bytes = formats::row_bytes(f, kCols);
-  const bool load_layout = wt.rearranges != FormatId::kCount;
-  const size_t wrb = load_layout ? (bytes + 63) / 64 * 64 : bytes;
-  const size_t lead = load_layout && wt.aligned_at ? size_t(-wt.aligned_at(kCols)) % 64 : 0;
+  const kernels::KernelRowPlacement place = wt.rearranges != FormatId::kCount
+                                                ? kernels::kernel_row_placement(f, kCols)
+                                                : kernels::KernelRowPlacement{bytes, 0};
+  const size_t wrb = place.stride, lead = place.lead;
   const int64_t rows = std::max<int64_t>(16, int64_t(kWeightBytes / wrb) / 16 * 16);
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -91,8 +92,9 @@ Result<KernelResult> measure(FormatId f, int reps) {
 int run_kernel_bench(const std::string& types, int reps) {
   std::vector<FormatId> list;
   if (types.empty()) {
-    for (const char* n : {"f32", "f16", "bf16", "q8_0", "q8_0r", "q4_0", "mxfp4", "mxfp4r", "mxfp4_fpq", "mxfp4_fpqr",
-                          "nvfp4", "nvfp4r", "int4_g32", "int4_g32r", "int4_g64", "int4_g64r", "int4_g128", "t2", "t1_6", "tq1_0", "tq2_0", "tq2_0r"})
+    for (const char* n : {"f32", "f16", "bf16", "q8_0", "q8_0r", "q4_0", "mxfp4", "mxfp4r", "mxfp4_fpq",
+                          "mxfp4_fpqr", "nvfp4", "nvfp4r", "int4_g32", "int4_g32r", "int4_g64", "int4_g64r",
+                          "int4_g128", "t2", "t1_6", "tq1_0", "tq2_0", "tq2_0r"})
       list.push_back(formats::find_by_name(n)->id);
   } else {
     std::stringstream ss(types);

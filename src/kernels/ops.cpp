@@ -32,10 +32,8 @@ TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, T
   if (tr.rearranges != W.format || tr.rearrange == nullptr) fail("with_kernel_layout: bad load_layout entry", W);
   const int64_t rows = W.rows(), cols = W.cols();
   const size_t bytes = formats::row_bytes(to, cols);
-  // Rows 64-byte multiples apart, all starting `lead` bytes into a line so
-  // that each one's aligned_at byte begins a line.
-  const size_t stride = (bytes + 63) / 64 * 64;
-  const size_t lead = tr.aligned_at ? size_t(-tr.aligned_at(cols)) % 64 : 0;
+  const KernelRowPlacement place = kernel_row_placement(to, cols);
+  const size_t stride = place.stride, lead = place.lead;
   owned.emplace_back(lead + stride * size_t(rows));
   uint8_t* out = owned.back().as<uint8_t>() + lead;
   pool.parallel_for(rows, [&](int64_t r0, int64_t r1, int) {
@@ -46,6 +44,13 @@ TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, T
     }
   });
   return formats::matrix_view(to, rows, cols, out, W.scale, int64_t(stride));
+}
+
+KernelRowPlacement kernel_row_placement(FormatId layout, int64_t cols) {
+  const formats::FormatTraits& tr = formats::traits(layout);
+  // Rows 64-byte multiples apart, all starting `lead` bytes into a line.
+  return {(formats::row_bytes(layout, cols) + 63) / 64 * 64,
+          tr.aligned_at ? size_t(-tr.aligned_at(cols)) % 64 : 0};
 }
 
 bool wants_kernel_layout(const TensorView& W) {

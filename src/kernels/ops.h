@@ -45,6 +45,14 @@ inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& po
 // and the kernels of both layouts give the same bits.
 TensorView with_kernel_layout(const TensorView& W, std::vector<Buffer>& owned, ThreadPool& pool);
 bool wants_kernel_layout(const TensorView& W);  // would with_kernel_layout make a copy?
+// Where with_kernel_layout puts rows of `cols` elements of a load-time layout:
+// `stride` bytes apart (a multiple of 64), the first `lead` bytes into a
+// 64-byte aligned buffer, so that each row's FormatTraits::aligned_at byte
+// starts a cache line.
+struct KernelRowPlacement {
+  size_t stride, lead;
+};
+KernelRowPlacement kernel_row_placement(FormatId layout, int64_t cols);
 
 // Units (of 16 weight rows) per parallel_for chunk of a matmul over `units`
 // units for T tokens on `threads` threads. Decode: one chunk per thread, so

@@ -81,7 +81,6 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
-#include <utility>
 
 #include "core/membw.h"
 #include "formats/blocks.h"
@@ -266,9 +265,10 @@ struct MxW {
   static void tail(const uint8_t* q, const uint8_t* e, int nblk, const Fp4Tables& t, __m512i* w) {
     runs(q, nblk == 2 ? q + 16 : nullptr, e[0], nblk == 2 ? e[1] : 0, t, w);
   }
-  // Step u (0, 1) of a W4R chunk (codes q, the chunk's scale bytes e):
-  // blocks 2u and 2u + 1, as weights() makes them from the file's step.
+  // A W4R chunk's line needs no preparation.
   static void prep(__m512i q, __m512i* p) { p[0] = q; }
+  // Step u (0, 1) of a W4R chunk (its line p[0], its scale bytes e): blocks
+  // 2u and 2u + 1, as weights() makes them from the file's step.
   static void chunk_step(const __m512i* p, int u, const uint8_t* e, const Fp4Tables& t, __m512i* w) {
     w[0] = _mm512_permutexvar_epi16(shift_codes(p[0], 8 * u), load_table(t.mxfp4_bf16[e[2 * u]]));
     w[1] = _mm512_permutexvar_epi16(shift_codes(p[0], 8 * u + 4), load_table(t.mxfp4_bf16[e[2 * u + 1]]));
@@ -406,62 +406,56 @@ struct Int4W {
     else if constexpr (G == 64) int4_scales8_g64(row + b * kBytes, out);
     else out[0] = scale1(row, b);
   }
-  static float scale1(const uint8_t* row, int64_t b) {
+  static float scale1(const uint8_t* row, int64_t b) { return fp16_at(row + b * kBytes + offsetof(BlockInt4<G>, d)); }
+  static float fp16_at(const uint8_t* p) {
     uint16_t d;
-    std::memcpy(&d, row + b * kBytes + offsetof(BlockInt4<G>, d), 2);
+    std::memcpy(&d, p, 2);
     return _cvtsh_ss(d);
   }
   static float finish(float y) { return y; }
 };
 
-// Adds the products of S steps' decoded weights (wv[r]: F::kVecs vectors per
-// step) with C tokens' packed activations (x: the first step's, tokens xrb
-// bytes apart) into acc, in the order of S single steps. Each output has two
-// accumulators, so that a row's chain of dependent vdpbf16ps is half as long
-// (one chain of four per 128 codes made decode latency-bound): vector v of
-// a step goes to acc[.][.][v & 1]; INT4-g32's two blocks of a step to [0]
-// and [1]. scale: INT4's block scales of these steps, row r's at
-// scale[r * scale_stride + j]; nblk: the blocks of the last step (the
-// others are whole).
-template <class F, int R, int C, int S>
-__attribute__((always_inline)) inline void accumulate(const __m512i (&wv)[R][S * F::kVecs], const uint16_t* x,
-                                                      size_t xrb, __m512 (&acc)[R][C][2], const float* scale,
+// Adds the products of one step's decoded weights (wv[r]: F::kVecs vectors)
+// with C tokens' packed activations (x: the step's, tokens xrb bytes apart)
+// into acc. Each output has two accumulators, so that a row's chain of
+// dependent vdpbf16ps is half as long (one chain of four per 128 codes made
+// decode latency-bound): vector v goes to acc[.][.][v & 1]; INT4-g32's two
+// blocks to [0] and [1]. scale: INT4's block scales of the step, row r's at
+// scale[r * scale_stride + j]; nblk: the step's blocks.
+template <class F, int R, int C>
+__attribute__((always_inline)) inline void accumulate(const __m512i (&wv)[R][F::kVecs], const uint16_t* x, size_t xrb,
+                                                      __m512 (&acc)[R][C][2], const float* scale,
                                                       size_t scale_stride, int nblk) {
-  constexpr int V = F::kVecs, B = F::kBlocksPerStep;
+  constexpr int V = F::kVecs;
   static_assert(!F::kScaled || V % 2 == 0, "each step feeds both accumulators");
 #pragma GCC unroll 16
   for (int c = 0; c < C; ++c) {
     const uint16_t* xr = reinterpret_cast<const uint16_t*>(reinterpret_cast<const char*>(x) + c * xrb);
+    if constexpr (F::kScaled) {
 #pragma GCC unroll 4
-    for (int u = 0; u < S; ++u) {
-      if constexpr (F::kScaled) {
+      for (int v = 0; v < V; ++v) {
+        const __m512i xv = _mm512_load_si512(xr + 32 * v);
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) acc[r][c][v & 1] = _mm512_dpbf16_ps(acc[r][c][v & 1], as_bh(wv[r][v]), as_bh(xv));
+      }
+    } else {
+      __m512 part[R];
+#pragma GCC unroll 16
+      for (int r = 0; r < R; ++r) part[r] = _mm512_setzero_ps();
 #pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) {
-          const __m512i xv = _mm512_load_si512(xr + 32 * (u * V + v));
+      for (int v = 0; v < V; ++v) {
+        const __m512i xv = _mm512_load_si512(xr + 32 * v);
 #pragma GCC unroll 16
-          for (int r = 0; r < R; ++r)
-            acc[r][c][v & 1] = _mm512_dpbf16_ps(acc[r][c][v & 1], as_bh(wv[r][u * V + v]), as_bh(xv));
-        }
-      } else {
-        __m512 part[R];
+        for (int r = 0; r < R; ++r) part[r] = _mm512_dpbf16_ps(part[r], as_bh(wv[r][v]), as_bh(xv));
+      }
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) part[r] = _mm512_setzero_ps();
-#pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) {
-          const __m512i xv = _mm512_load_si512(xr + 32 * (u * V + v));
-#pragma GCC unroll 16
-          for (int r = 0; r < R; ++r) part[r] = _mm512_dpbf16_ps(part[r], as_bh(wv[r][u * V + v]), as_bh(xv));
-        }
-#pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-          const float* sc = scale + r * scale_stride + u * B;
-          if constexpr (B == 1) {
-            acc[r][c][0] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(sc[0]), acc[r][c][0]);
-          } else {  // lanes 0..7 hold the first block's sums, 8..15 the second's
-            acc[r][c][0] = _mm512_mask3_fmadd_ps(part[r], _mm512_set1_ps(sc[0]), acc[r][c][0], 0x00FF);
-            if (u < S - 1 || nblk == 2)
-              acc[r][c][1] = _mm512_mask3_fmadd_ps(part[r], _mm512_set1_ps(sc[1]), acc[r][c][1], 0xFF00);
-          }
+      for (int r = 0; r < R; ++r) {
+        const float* sc = scale + r * scale_stride;
+        if constexpr (F::kBlocksPerStep == 1) {
+          acc[r][c][0] = _mm512_fmadd_ps(part[r], _mm512_set1_ps(sc[0]), acc[r][c][0]);
+        } else {  // lanes 0..7 hold the first block's sums, 8..15 the second's
+          acc[r][c][0] = _mm512_mask3_fmadd_ps(part[r], _mm512_set1_ps(sc[0]), acc[r][c][0], 0x00FF);
+          if (nblk == 2) acc[r][c][1] = _mm512_mask3_fmadd_ps(part[r], _mm512_set1_ps(sc[1]), acc[r][c][1], 0xFF00);
         }
       }
     }
@@ -469,7 +463,7 @@ __attribute__((always_inline)) inline void accumulate(const __m512i (&wv)[R][S *
 }
 
 // Zeroed accumulators, and the outputs they sum to (one fixed tree).
-template <class F, int R, int C>
+template <int R, int C>
 __attribute__((always_inline)) inline void zero(__m512 (&acc)[R][C][2]) {
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
@@ -503,8 +497,7 @@ __attribute__((always_inline)) inline void step(const uint8_t* w, size_t wrb, in
   __m512i wv[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) F::weights(w + r * wrb + s * kStepBytes, nblk, tabs, wv[r]);
-  accumulate<F, R, C, 1>(wv, reinterpret_cast<const uint16_t*>(x) + s * kStepElems, xrb, acc, scale, scale_stride,
-                         nblk);
+  accumulate<F, R, C>(wv, reinterpret_cast<const uint16_t*>(x) + s * kStepElems, xrb, acc, scale, scale_stride, nblk);
 }
 
 // R rows x C tokens over the whole row (nb blocks). w: first row, the others
@@ -515,7 +508,7 @@ void tile(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, f
           const Fp4Tables& tabs) {
   constexpr int B = F::kBlocksPerStep;
   __m512 acc[R][C][2];
-  zero<F, R, C>(acc);
+  zero(acc);
   int64_t b = 0;  // first block of the next step
   if constexpr (!F::kScaled) {
     constexpr int S = F::kScaleBatch;
@@ -547,9 +540,9 @@ void tile(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, f
 
 // tile() over W4R rows (blocks.h): the same vectors and the same sums, bit
 // for bit, from one 64-byte load per chunk of 128 codes instead of a byte
-// permute per 32 or 64 (MXFP4, INT4: 1.75 shuffle-pipe ops per 32 codes
-// instead of 2.5; NVFP4: 1.75 instead of 3). The row's last nb % (128 /
-// kBlock) blocks, stored as in the file's blocks, go step by step.
+// permute per 32 or 64 (1.75 shuffle-pipe ops per 32 codes instead of 3 for
+// MXFP4 and NVFP4, 2.5 for INT4). The row's last nb % (128 / kBlock)
+// blocks, stored as in the file's blocks, go step by step.
 template <class F, int R, int C>
 void tile_r(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, float* y, int64_t ys, int64_t yr,
             const Fp4Tables& tabs) {
@@ -563,7 +556,7 @@ void tile_r(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb,
   const uint8_t* codes = w + kS * nb;
   const uint16_t* xs = reinterpret_cast<const uint16_t*>(x);
   __m512 acc[R][C][2];
-  zero<F, R, C>(acc);
+  zero(acc);
   for (int64_t j = 0; j < chunks; ++j) {
     if constexpr (C == 1)
 #pragma GCC unroll 16
@@ -583,7 +576,7 @@ void tile_r(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb,
       __m512i wv[R][V];
 #pragma GCC unroll 16
       for (int r = 0; r < R; ++r) F::chunk_step(q[r], u, w + r * wrb + kS * CB * j, tabs, wv[r]);
-      accumulate<F, R, C, 1>(wv, xs + formats::kW4RChunk * j + 32 * V * u, xrb, acc, &sc[0][B * u], 4, B);
+      accumulate<F, R, C>(wv, xs + formats::kW4RChunk * j + 32 * V * u, xrb, acc, &sc[0][B * u], 4, B);
     }
   }
   for (int64_t b = chunks * CB; b < nb; b += B) {
@@ -595,13 +588,9 @@ void tile_r(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb,
       const uint8_t* scales = w + r * wrb + kS * b;
       F::tail(codes + r * wrb + 64 * chunks + (b - chunks * CB) * kCodeBytes, scales, nblk, tabs, wv[r]);
       if constexpr (!F::kScaled)
-        for (int i = 0; i < nblk; ++i) {
-          uint16_t d;
-          std::memcpy(&d, scales + 2 * i, 2);
-          sc[r][i] = _cvtsh_ss(d);
-        }
+        for (int i = 0; i < nblk; ++i) sc[r][i] = F::fp16_at(scales + 2 * i);
     }
-    accumulate<F, R, C, 1>(wv, xs + b * F::kBlock, xrb, acc, &sc[0][0], B, nblk);
+    accumulate<F, R, C>(wv, xs + b * F::kBlock, xrb, acc, &sc[0][0], B, nblk);
   }
   store<F, R, C>(acc, y, ys, yr);
 }
@@ -614,13 +603,11 @@ void tile_any(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xr
   else tile<F, R, C>(w, wrb, nb, x, xrb, y, ys, yr, tabs);
 }
 
-// Prefill tiles: 16 accumulators, two per output. The scaled formats decode
-// a weight vector with fewer instructions than INT4 and are worth more rows
-// per activation load: 4 rows x 2 tokens; INT4 2 x 4.
-template <class F>
-constexpr int prefill_rows() {
-  return 2;
-}
+// Prefill tiles: two accumulators per output, so 2 rows of outputs; 5
+// tokens for MXFP4 / NVFP4 (20 accumulators), 4 for INT4, whose block sums
+// need registers of their own. Measured on Zen 5 (docs/performance.md):
+// 2 x 4 and 4 x 2 lost 20-30% of MXFP4 / NVFP4 prefill, 2 x 5 did not.
+constexpr int kPrefillRows = 2;
 template <class F>
 constexpr int prefill_cols() {
   return F::kScaled ? 5 : 4;
@@ -695,7 +682,7 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
         [&](int64_t r) { tile_any<F, kW4R, 1, 1>(w + r * wrb, wrb, nb, x, xrb, y + r, ys, 1, tabs); });
     return;
   }
-  constexpr int R = prefill_rows<F>(), C = prefill_cols<F>();
+  constexpr int R = kPrefillRows, C = prefill_cols<F>();
   int64_t rb = int64_t(kRowBlockBytes / wrb) / R * R;
   if (rb < R) rb = R;
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
@@ -727,18 +714,17 @@ void register_fp4_avx512(KernelTable& t) {
   set(FormatId::INT4_G32, matmul_w4<Int4W<32>>);
   set(FormatId::INT4_G64, matmul_w4<Int4W<64>>);
   set(FormatId::INT4_G128, matmul_w4<Int4W<128>>);
-  // The W4R layouts (INT4-g128's own blocks already give one load per 128 codes).
-  const std::pair<FormatId, FormatId> w4r[] = {{FormatId::MXFP4, FormatId::MXFP4R},
-                                               {FormatId::MXFP4_FPQ, FormatId::MXFP4_FPQR},
-                                               {FormatId::NVFP4, FormatId::NVFP4R},
-                                               {FormatId::INT4_G32, FormatId::INT4_G32R},
-                                               {FormatId::INT4_G64, FormatId::INT4_G64R}};
-  set(FormatId::MXFP4R, matmul_w4<MxW<1>, true>);
-  set(FormatId::MXFP4_FPQR, matmul_w4<MxW<3>, true>);
-  set(FormatId::NVFP4R, matmul_w4<NvW, true>);
-  set(FormatId::INT4_G32R, matmul_w4<Int4W<32>, true>);
-  set(FormatId::INT4_G64R, matmul_w4<Int4W<64>, true>);
-  for (const auto& [file, r] : w4r) t.load_layout[size_t(file)] = r;
+  // The W4R layouts, made at load (INT4-g128's own blocks already give one
+  // load per 128 codes).
+  auto w4r = [&](FormatId file, FormatId r, MatmulRowsFn fn) {
+    set(r, fn);
+    t.load_layout[size_t(file)] = r;
+  };
+  w4r(FormatId::MXFP4, FormatId::MXFP4R, matmul_w4<MxW<1>, true>);
+  w4r(FormatId::MXFP4_FPQ, FormatId::MXFP4_FPQR, matmul_w4<MxW<3>, true>);
+  w4r(FormatId::NVFP4, FormatId::NVFP4R, matmul_w4<NvW, true>);
+  w4r(FormatId::INT4_G32, FormatId::INT4_G32R, matmul_w4<Int4W<32>, true>);
+  w4r(FormatId::INT4_G64, FormatId::INT4_G64R, matmul_w4<Int4W<64>, true>);
 }
 
 }  // namespace nb::kernels
