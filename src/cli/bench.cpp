@@ -229,7 +229,8 @@ void add_bench(CLI::App& app) {
   CLI::App* c = app.add_subcommand("bench", "measure prompt and generation speed against memory bandwidth");
   c->add_option("-m,--model", f->model, "model file or folder");
   c->add_option("--random", f->random_shape, "random weights of a named shape (tinyllama-1.1b, llama-7b, stories260k, mmfree-370m, mmfree-1.3b, mmfree-2.7b)");
-  c->add_option("--type", f->type, "weight format for --random: Llama shapes f32, f16, bf16, q8_0 (default), q4_0, mxfp4, mxfp4_fpq, nvfp4, int4_g32, "
+  c->add_option("--type", f->type, "weight format for --random: Llama shapes f32, f16, bf16, q8_0 (default), q4_0, q4_k, q5_k, q6_k, mxfp4, "
+                "mxfp4_fpq, nvfp4, int4_g32, "
                 "int4_g64, int4_g128, tq1_0, tq2_0; mmfree shapes t2 (default), t1_6; with --kernels a comma-separated list "
                 "(default: all of these)");
   c->add_option("-p,--n-prompt", f->n_prompt, "prompt tokens per test")->check(CLI::Range(int64_t(0), int64_t(1) << 16));

@@ -92,8 +92,9 @@ void add_convert(CLI::App& app) {
   CLI::App* c = app.add_subcommand("convert", "write a model as GGUF (llama.cpp's conventions, tokenizer embedded)");
   c->add_option("-m,--model", f->model, "input model: GGUF, llama2.c .bin, or Hugging Face folder (required)");
   c->add_option("-o,--outfile", f->out, "output .gguf file (required)");
-  c->add_option("--type", f->type, "format of the weight matrices: f32, f16 (default), bf16, q8_0, q4_0, mxfp4, mxfp4_fpq, nvfp4, int4_g32, "
-                "int4_g64, int4_g128, tq1_0, tq2_0 (Llama; RTN, as `nibble quantize --method rtn`); "
+  c->add_option("--type", f->type, "format of the weight matrices: f32, f16 (default), bf16, q8_0, q4_0, q4_k, q5_k, q6_k, mxfp4, mxfp4_fpq, "
+                "nvfp4, int4_g32, int4_g64, int4_g128, tq1_0, tq2_0 (Llama; RTN, as `nibble quantize --method rtn`; "
+                "the K-quants with a least-squares grid per sub-block); "
                 "t2 (default) or t1_6 (hgrn_bit: ternary, 2 or 1.6 bits per weight)");
   c->add_option("--tokenizer", f->tokenizer, "tokenizer to embed (default: the model's own)");
   c->add_option("--random", f->random,

@@ -1,13 +1,19 @@
 // Q4_K, Q5_K, Q6_K: llama.cpp's K-quant weight formats (layouts in blocks.h).
-// nibble reads them (decode and dot against Q8_K activations) but does not
-// write them, so from_float is nullptr.
+// nibble reads them (decode and dot against Q8_K activations) and writes them
+// with a plain round-to-nearest encoder (min/max per sub-block; llama.cpp's
+// own quantizer searches each sub-block's scale and so loses a little less).
 //
 // Dots work per super-block in integers, like the format intends:
 //   Q4_K/Q5_K: d_a * (d * sum_j sc_j * sum(q * a) - dmin * sum_j m_j * sum(a))
 //   Q6_K:      d_a * d * sum_j scale_j * sum((q - 32) * a)
 // where sum(a) over a 32-value sub-block comes from two Q8_K bsums.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 #include "core/half.h"
 #include "formats/blocks.h"
+#include "formats/rearranged.h"
 #include "formats/rows.h"
 
 namespace nb::formats {
@@ -132,16 +138,253 @@ float q6_k_dot(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
+
+// ---- encoders ---------------------------------------------------------------
+
+// Nearest integer (ties to even, the default rounding mode) clamped to [lo, hi].
+int nearest(float v, int lo, int hi) {
+  const float r = std::nearbyint(v);
+  return r <= float(lo) ? lo : r >= float(hi) ? hi : int(r);  // NaN -> hi
+}
+
+// The grid lo + step * q (q in 0..qmax, lo <= 0) for one Q4_K/Q5_K sub-block
+// of 32 values: first [min(0, min x), max x] in qmax steps, then a few rounds
+// of least squares (the step and offset that best fit the values given their
+// codes, then the codes again), keeping the grid with the smallest squared error.
+void fit_sub_block(const float* x, int qmax, float* step, float* lift) {
+  float lo = 0.0f, hi = x[0];
+  for (int l = 0; l < kSub; ++l) lo = std::min(lo, x[l]), hi = std::max(hi, x[l]);
+  float s = (hi - lo) / float(qmax), best = INFINITY;
+  *step = s;
+  *lift = -lo;
+  for (int round = 0; round < 4 && s > 0.0f; ++round) {
+    double n = kSub, sq = 0, sqq = 0, sx = 0, sxq = 0, err = 0;
+    for (int l = 0; l < kSub; ++l) {
+      const int q = nearest((x[l] - lo) / s, 0, qmax);
+      const double e = double(lo) + double(s) * q - double(x[l]);
+      err += e * e;
+      sq += q, sqq += double(q) * q, sx += x[l], sxq += double(x[l]) * q;
+    }
+    if (err < best) best = err, *step = s, *lift = -lo;
+    const double det = n * sqq - sq * sq;
+    if (det <= 0.0) break;
+    double ns = (n * sxq - sq * sx) / det, nlo = (sx - ns * sq) / n;
+    if (nlo > 0.0) nlo = 0.0, ns = sxq / sqq;  // the offset must stay at or below zero
+    if (!(ns > 0.0)) break;
+    s = float(ns), lo = float(nlo);
+  }
+}
+
+// One Q4_K/Q5_K super-block: x ~ d * sc_j * q - dmin * m_j, q in 0..qmax.
+// Each sub-block gets its grid (fit_sub_block); d and dmin make the largest
+// sub-block step and minimum exact in 6 bits, the rest round.
+// codes[i] receives q of value i.
+void encode_k_minmax(const float* x, int qmax, uint16_t* d16, uint16_t* dmin16, uint8_t* scales, uint8_t* codes) {
+  constexpr int kSubs = kQK_K / kSub;
+  float step[kSubs], lift[kSubs];
+  float step_max = 0.0f, lift_max = 0.0f;
+  for (int j = 0; j < kSubs; ++j) {
+    fit_sub_block(x + j * kSub, qmax, &step[j], &lift[j]);
+    step_max = std::max(step_max, step[j]);
+    lift_max = std::max(lift_max, lift[j]);
+  }
+  *d16 = f32_to_fp16(step_max / 63.0f);
+  *dmin16 = f32_to_fp16(lift_max / 63.0f);
+  const float d = fp16_to_f32(*d16), dmin = fp16_to_f32(*dmin16);
+  uint8_t sc[kSubs], m[kSubs];
+  for (int j = 0; j < kSubs; ++j) {
+    sc[j] = uint8_t(d > 0.0f ? nearest(step[j] / d, 0, 63) : 0);
+    m[j] = uint8_t(dmin > 0.0f ? nearest(lift[j] / dmin, 0, 63) : 0);
+    const float scale = d * float(sc[j]), min = dmin * float(m[j]);
+    for (int l = 0; l < kSub; ++l)
+      codes[j * kSub + l] = uint8_t(scale > 0.0f ? nearest((x[j * kSub + l] + min) / scale, 0, qmax) : 0);
+  }
+  // The inverse of get_scale_min_k4.
+  for (int j = 0; j < 4; ++j) {
+    scales[j] = uint8_t(sc[j] | (sc[j + 4] >> 4) << 6);
+    scales[j + 4] = uint8_t(m[j] | (m[j + 4] >> 4) << 6);
+    scales[j + 8] = uint8_t((sc[j + 4] & 0xF) | (m[j + 4] & 0xF) << 4);
+  }
+}
+
+// Low nibbles of the codes into qs, in q4_k_code's order.
+void put_nibbles_k(const uint8_t* codes, uint8_t* qs) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l)
+      qs[c * 32 + l] = uint8_t((codes[c * 64 + l] & 0xF) | (codes[c * 64 + 32 + l] & 0xF) << 4);
+}
+
+void q4_k_from_float(const float* src, void* dst, int64_t n) {
+  BlockQ4_K* b = static_cast<BlockQ4_K*>(dst);
+  uint8_t codes[kQK_K];
+  for (int64_t s = 0; s < n / kQK_K; ++s) {
+    encode_k_minmax(src + s * kQK_K, 15, &b[s].d, &b[s].dmin, b[s].scales, codes);
+    put_nibbles_k(codes, b[s].qs);
+  }
+}
+
+void q5_k_from_float(const float* src, void* dst, int64_t n) {
+  BlockQ5_K* b = static_cast<BlockQ5_K*>(dst);
+  uint8_t codes[kQK_K];
+  for (int64_t s = 0; s < n / kQK_K; ++s) {
+    encode_k_minmax(src + s * kQK_K, 31, &b[s].d, &b[s].dmin, b[s].scales, codes);
+    put_nibbles_k(codes, b[s].qs);
+    std::memset(b[s].qh, 0, sizeof(b[s].qh));
+    for (int i = 0; i < kQK_K; ++i) {  // q5_k_code's fifth bits
+      const int c = i / 64, r = i % 64;
+      b[s].qh[r % 32] |= uint8_t((codes[i] >> 4) << (2 * c + (r < 32 ? 0 : 1)));
+    }
+  }
+}
+
+// The 6-bit codes (q6_k_code + 32) into ql and qh, in q6_k_code's order.
+void put_q6_k_codes(const uint8_t* codes, BlockQ6_K& b) {
+  std::memset(b.ql, 0, sizeof(b.ql));
+  std::memset(b.qh, 0, sizeof(b.qh));
+  for (int i = 0; i < kQK_K; ++i) {
+    const int h = i / 128, r = i % 128, l = r % 32, quarter = r / 32;
+    b.ql[64 * h + l + (quarter & 1) * 32] |= uint8_t((codes[i] & 0xF) << (quarter < 2 ? 0 : 4));
+    b.qh[32 * h + l] |= uint8_t((codes[i] >> 4) << (2 * quarter));
+  }
+}
+
+// Q6_K: x ~ d * scale_j * (q - 32) over sub-blocks of 16. Each sub-block's
+// scale maps its largest-magnitude value to -32 (the end of the code range
+// with room), d makes the largest |scale| exact in 8 bits.
+void q6_k_from_float(const float* src, void* dst, int64_t n) {
+  BlockQ6_K* b = static_cast<BlockQ6_K*>(dst);
+  constexpr int kSubs = kQK_K / 16;
+  for (int64_t s = 0; s < n / kQK_K; ++s) {
+    const float* x = src + s * kQK_K;
+    float scale[kSubs], amax = 0.0f;
+    for (int j = 0; j < kSubs; ++j) {
+      float big = 0.0f;
+      for (int l = 0; l < 16; ++l)
+        if (std::fabs(x[j * 16 + l]) > std::fabs(big)) big = x[j * 16 + l];
+      scale[j] = big / -32.0f;
+      amax = std::max(amax, std::fabs(scale[j]));
+    }
+    b[s].d = f32_to_fp16(amax / 127.0f);
+    const float d = fp16_to_f32(b[s].d);
+    uint8_t codes[kQK_K];
+    for (int j = 0; j < kSubs; ++j) {
+      b[s].scales[j] = int8_t(d > 0.0f ? nearest(scale[j] / d, -128, 127) : 0);
+      const float step = d * float(b[s].scales[j]);
+      for (int l = 0; l < 16; ++l)
+        codes[j * 16 + l] = uint8_t((step != 0.0f ? nearest(x[j * 16 + l] / step, -32, 31) : 0) + 32);
+    }
+    put_q6_k_codes(codes, b[s]);
+  }
+}
+
+// ---- Q4_KR / Q6_KR (blocks.h): the same blocks, headers first, codes in kr_elem order
+
+// Codes of element order <-> the kr_elem order of one block's code bytes.
+// nibble_bytes: 128 bytes of low nibbles (vectors 2h, 2h+1 in chunk h);
+// high: Q6_KR's 64 bytes of top bits, or nullptr for Q4_KR.
+void kr_put_codes(const uint8_t* codes, uint8_t* nibble_bytes, uint8_t* high) {
+  std::memset(nibble_bytes, 0, 128);
+  if (high) std::memset(high, 0, 64);
+  for (int v = 0; v < 4; ++v)
+    for (int l = 0; l < 16; ++l)
+      for (int k = 0; k < 4; ++k) {
+        const int b = 4 * l + k, c = codes[kr_elem(v, l, k)];
+        nibble_bytes[64 * (v / 2) + b] |= uint8_t((c & 0xF) << (4 * (v % 2)));
+        if (high) high[b] |= uint8_t((c >> 4) << (2 * v));
+      }
+}
+void kr_get_codes(const uint8_t* nibble_bytes, const uint8_t* high, uint8_t* codes) {
+  for (int v = 0; v < 4; ++v)
+    for (int l = 0; l < 16; ++l)
+      for (int k = 0; k < 4; ++k) {
+        const int b = 4 * l + k;
+        int c = (nibble_bytes[64 * (v / 2) + b] >> (4 * (v % 2))) & 0xF;
+        if (high) c |= ((high[b] >> (2 * v)) & 3) << 4;
+        codes[kr_elem(v, l, k)] = uint8_t(c);
+      }
+}
+
+int64_t q4_kr_codes_start(int64_t nb) { return kQ4_KRHeader * nb; }
+int64_t q6_kr_codes_start(int64_t nb) { return kQ6_KRHeader * nb; }
+
+BlockQ4_K q4_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
+  BlockQ4_K b;
+  std::memcpy(&b, row + kQ4_KRHeader * i, kQ4_KRHeader);  // d, dmin, scales
+  uint8_t codes[kQK_K];
+  kr_get_codes(row + q4_kr_codes_start(nb) + kQ4_KRCodes * i, nullptr, codes);
+  put_nibbles_k(codes, b.qs);
+  return b;
+}
+
+void q4_kr_from_q4_k(const void* src, void* dst, int64_t n) {
+  const BlockQ4_K* b = static_cast<const BlockQ4_K*>(src);
+  uint8_t* row = static_cast<uint8_t*>(dst);
+  const int64_t nb = n / kQK_K;
+  uint8_t codes[kQK_K];
+  for (int64_t i = 0; i < nb; ++i) {
+    std::memcpy(row + kQ4_KRHeader * i, &b[i], kQ4_KRHeader);
+    for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q4_k_code(b[i].qs, e));
+    kr_put_codes(codes, row + q4_kr_codes_start(nb) + kQ4_KRCodes * i, nullptr);
+  }
+}
+
+BlockQ6_K q6_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
+  BlockQ6_K b;
+  std::memcpy(&b.d, row + kQ6_KRHeader * i, 2);
+  std::memcpy(b.scales, row + kQ6_KRHeader * i + 2, 16);
+  const uint8_t* c = row + q6_kr_codes_start(nb) + kQ6_KRCodes * i;
+  uint8_t codes[kQK_K];
+  kr_get_codes(c, c + 128, codes);
+  put_q6_k_codes(codes, b);
+  return b;
+}
+
+void q6_kr_from_q6_k(const void* src, void* dst, int64_t n) {
+  const BlockQ6_K* b = static_cast<const BlockQ6_K*>(src);
+  uint8_t* row = static_cast<uint8_t*>(dst);
+  const int64_t nb = n / kQK_K;
+  uint8_t codes[kQK_K];
+  for (int64_t i = 0; i < nb; ++i) {
+    std::memcpy(row + kQ6_KRHeader * i, &b[i].d, 2);
+    std::memcpy(row + kQ6_KRHeader * i + 2, b[i].scales, 16);
+    for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q6_k_code(b[i], e) + 32);
+    uint8_t* c = row + q6_kr_codes_start(nb) + kQ6_KRCodes * i;
+    kr_put_codes(codes, c, c + 128);
+  }
+}
+
+using Q4_KR = RearrangedRow<BlockQ4_K, kQK_K, q4_kr_block, q4_k_to_float, q4_k_from_float, q4_k_dot, q4_kr_from_q4_k,
+                            BlockQ8_K>;
+using Q6_KR = RearrangedRow<BlockQ6_K, kQK_K, q6_kr_block, q6_k_to_float, q6_k_from_float, q6_k_dot, q6_kr_from_q6_k,
+                            BlockQ8_K>;
+
 }  // namespace
 
 FormatTraits rows::q4_k() {
-  return {FormatId::Q4_K, "q4_k", 12, kQK_K, sizeof(BlockQ4_K), 0, FormatId::Q8_K, q4_k_to_float, nullptr, q4_k_dot};
+  return {FormatId::Q4_K, "q4_k", 12, kQK_K, sizeof(BlockQ4_K), 0, FormatId::Q8_K, q4_k_to_float, q4_k_from_float, q4_k_dot};
 }
 FormatTraits rows::q5_k() {
-  return {FormatId::Q5_K, "q5_k", 13, kQK_K, sizeof(BlockQ5_K), 0, FormatId::Q8_K, q5_k_to_float, nullptr, q5_k_dot};
+  return {FormatId::Q5_K, "q5_k", 13, kQK_K, sizeof(BlockQ5_K), 0, FormatId::Q8_K, q5_k_to_float, q5_k_from_float, q5_k_dot};
 }
 FormatTraits rows::q6_k() {
-  return {FormatId::Q6_K, "q6_k", 14, kQK_K, sizeof(BlockQ6_K), 0, FormatId::Q8_K, q6_k_to_float, nullptr, q6_k_dot};
+  return {FormatId::Q6_K, "q6_k", 14, kQK_K, sizeof(BlockQ6_K), 0, FormatId::Q8_K, q6_k_to_float, q6_k_from_float, q6_k_dot};
+}
+
+FormatTraits rows::q4_kr() {
+  FormatTraits t{FormatId::Q4_KR, "q4_kr", -1, kQK_K, sizeof(BlockQ4_K), 0, FormatId::Q8_K,
+                 Q4_KR::to_float, Q4_KR::from_float, Q4_KR::dot};
+  t.rearranges = FormatId::Q4_K;
+  t.rearrange = q4_kr_from_q4_k;
+  t.aligned_at = [](int64_t n) { return q4_kr_codes_start(n / kQK_K); };
+  return t;
+}
+FormatTraits rows::q6_kr() {
+  FormatTraits t{FormatId::Q6_KR, "q6_kr", -1, kQK_K, sizeof(BlockQ6_K), 0, FormatId::Q8_K,
+                 Q6_KR::to_float, Q6_KR::from_float, Q6_KR::dot};
+  t.rearranges = FormatId::Q6_K;
+  t.rearrange = q6_kr_from_q6_k;
+  t.aligned_at = [](int64_t n) { return q6_kr_codes_start(n / kQK_K); };
+  return t;
 }
 
 }  // namespace nb::formats

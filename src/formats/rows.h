@@ -30,6 +30,8 @@ FormatTraits q4_0();
 FormatTraits q4_k();
 FormatTraits q5_k();
 FormatTraits q6_k();
+FormatTraits q4_kr();
+FormatTraits q6_kr();
 FormatTraits q8_k();
 FormatTraits i8_row();
 FormatTraits tq1_0();

@@ -10,5 +10,7 @@ void register_avx512(KernelTable& t);  // AVX-512 F/BW/VL/DQ + VNNI (+ BF16 wher
 // Ternary kernels (ternary_avx2.cpp / ternary_avx512.cpp), called at the end of the two above.
 void register_ternary_avx2(KernelTable& t);
 void register_ternary_avx512(KernelTable& t);
+// K-quant kernels (kquant_avx512.cpp), called at the end of register_avx512.
+void register_kquant_avx512(KernelTable& t);
 
 }  // namespace nb::kernels

@@ -32,6 +32,7 @@
 #include "kernels/cpu/block_gemm_amx.h"
 #include "kernels/cpu/cpu_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/row_blocks.h"
 #include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
@@ -44,9 +45,6 @@ namespace nb::kernels {
 namespace {
 
 using formats::BlockQ4_0;
-using formats::BlockQ4_K;
-using formats::BlockQ5_K;
-using formats::BlockQ6_K;
 using formats::BlockQ8_0;
 using formats::BlockQ8_K;
 using formats::kQK8_0;
@@ -54,29 +52,6 @@ using formats::kQK_K;
 
 constexpr const char* kIsa = "avx512-vnni";
 
-inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
-
-inline void prefetch_range(const char* p, size_t bytes) {
-  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
-}
-
-// How far ahead (bytes) decode prefetches each weight row: enough to cover
-// memory latency at a few rows in flight.
-#ifndef NIBBLE_PREFETCH_AHEAD
-#define NIBBLE_PREFETCH_AHEAD 2048  // bytes. Since decode reads row streams (row_streams.h), 2048 beat 512 and 1024
-                                    // at 2 threads on TinyLlama: F16 +13%, Q4_0 +6%, Q8_0 +4% (2 runs each)
-#endif
-constexpr size_t kPrefetchAhead = NIBBLE_PREFETCH_AHEAD;
-// Weight bytes of one prefill row block; the block is re-read from L2 by each
-// token tile.
-constexpr size_t kRowBlockBytes = 512 * 1024;
-
-inline int64_t row_block(size_t bytes_per_row, int64_t multiple) {
-  int64_t rb = int64_t(kRowBlockBytes / (bytes_per_row ? bytes_per_row : 1));
-  rb = rb / multiple * multiple;
-  return rb < multiple ? multiple : rb;
-}
 
 // ============================================================================
 // F32 / F16 / BF16 weights x fp32 activations.
@@ -702,212 +677,6 @@ void matmul_steps(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k,
 }
 
 // ============================================================================
-// K-quants x Q8_K. Per super-block the weights are unpacked once into four
-// zmm of 64 unsigned codes (values 64c..64c+63, the Q8_K order) and four int16
-// scale vectors; then for each token: vpmaddubsw (codes x activations; pairs
-// stay far below int16 saturation: <= 2*63*128) and vpdpwssd with the
-// sub-block scales give exact int32 lane sums. Per super-block and output:
-//   acc  += float(isum lanes) * (d * d_a)
-//   accm += float(min lanes)  * (dmin * d_a)      (Q4_K, Q5_K)
-// and y = hsum512(acc) - hsum256(accm). Q6_K folds its -32 offset into isum
-// (from bsums) before the conversion.
-// ============================================================================
-struct KUnpacked {
-  __m512i q[4];
-  __m512i sc[4];
-  __m256i m16;  // Q4_K/Q5_K: mins, each repeated for the 2 bsums of its sub-block
-  float d, dmin;
-};
-
-inline void k4_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
-  uint32_t w0, w1, w2;
-  std::memcpy(&w0, s, 4);
-  std::memcpy(&w1, s + 4, 4);
-  std::memcpy(&w2, s + 8, 4);
-  // Sub-blocks 0..3 keep 6 bits of bytes 0..3 (scales) / 4..7 (mins); 4..7
-  // take a nibble of bytes 8..11 and the top 2 bits of bytes 0..3 / 4..7.
-  const uint32_t sc_lo = w0 & 0x3f3f3f3fu, m_lo = w1 & 0x3f3f3f3fu;
-  const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
-  const uint32_t m_hi = ((w2 >> 4) & 0x0f0f0f0fu) | (((w1 >> 6) & 0x03030303u) << 4);
-  *sc = sc_lo | (uint64_t(sc_hi) << 32);
-  *mn = m_lo | (uint64_t(m_hi) << 32);
-}
-
-inline void k4_scale_vectors(const uint8_t* scales, KUnpacked& u) {
-  uint64_t sc, mn;
-  k4_scales(scales, &sc, &mn);
-  const __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(sc))));
-  // sc[c]: int16 lanes 0..15 -> sub-block 2c, 16..31 -> 2c+1.
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    const __m512i idx = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(short(2 * c)), _mm512_set1_epi16(short(2 * c + 1)));
-    u.sc[c] = _mm512_permutexvar_epi16(idx, s16);
-  }
-  const __m128i mb = _mm_cvtsi64_si128(int64_t(mn));
-  u.m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mb, mb));
-}
-
-inline __m512i nibbles_chunk(const uint8_t* qs) {
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
-  const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
-  return _mm512_and_si512(both, _mm512_set1_epi8(0x0F));
-}
-
-struct Q4_KW {
-  using Block = BlockQ4_K;
-  static constexpr bool kMins = true;
-  static void unpack(const BlockQ4_K& b, KUnpacked& u) {
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) u.q[c] = nibbles_chunk(b.qs + 32 * c);
-    k4_scale_vectors(b.scales, u);
-    u.d = h2f(b.d);
-    u.dmin = h2f(b.dmin);
-  }
-};
-
-struct Q5_KW {
-  using Block = BlockQ5_K;
-  static constexpr bool kMins = true;
-  static void unpack(const BlockQ5_K& b, KUnpacked& u) {
-    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh)));
-#pragma GCC unroll 4
-    for (int c = 0; c < 4; ++c) {
-      // Lanes 0..31 take bit 2c of qh[l], lanes 32..63 bit 2c+1.
-      const __m512i sel = _mm512_mask_blend_epi8(0xFFFFFFFF00000000ull, _mm512_set1_epi8(char(1 << (2 * c))),
-                                                 _mm512_set1_epi8(char(1 << (2 * c + 1))));
-      const __mmask64 hi = _mm512_test_epi8_mask(qh, sel);
-      const __m512i lo = nibbles_chunk(b.qs + 32 * c);
-      u.q[c] = _mm512_mask_add_epi8(lo, hi, lo, _mm512_set1_epi8(16));
-    }
-    k4_scale_vectors(b.scales, u);
-    u.d = h2f(b.d);
-    u.dmin = h2f(b.dmin);
-  }
-};
-
-struct Q6_KW {
-  using Block = BlockQ6_K;
-  static constexpr bool kMins = false;
-  static void unpack(const BlockQ6_K& b, KUnpacked& u) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
-    // 16-bit shift counts per 256-bit half (see blocks.h: quarter q uses bits 2q..2q+1 of qh[l]).
-    const __m512i shl_a = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(4), _mm512_set1_epi16(2));
-    const __m512i shr_b = _mm512_mask_blend_epi16(0xFFFF0000u, _mm512_set1_epi16(0), _mm512_set1_epi16(2));
-#pragma GCC unroll 2
-    for (int h = 0; h < 2; ++h) {
-      const __m512i ql = _mm512_loadu_si512(b.ql + 64 * h);
-      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h)));
-      // values 0..63 of the half: low nibbles, qh bits (0,1) then (2,3) moved to bits 4,5
-      u.q[2 * h] = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_and_si512(_mm512_sllv_epi16(qh, shl_a), m30));
-      // values 64..127: high nibbles, qh bits (4,5) then (6,7)
-      u.q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4),
-                                       _mm512_and_si512(_mm512_srlv_epi16(qh, shr_b), m30));
-    }
-    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales)));
-    u.m16 = s16;  // Q6_K: the 16 sub-block scales (for the -32 fold)
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      // int16 lane l of vector i belongs to sub-block 4i + l/8.
-      const __m512i idx = _mm512_add_epi16(
-          _mm512_set1_epi16(short(4 * i)),
-          _mm512_srli_epi16(_mm512_setr_epi32(0x00010000, 0x00030002, 0x00050004, 0x00070006, 0x00090008, 0x000b000a,
-                                              0x000d000c, 0x000f000e, 0x00110010, 0x00130012, 0x00150014, 0x00170016,
-                                              0x00190018, 0x001b001a, 0x001d001c, 0x001f001e),
-                            3));
-      u.sc[i] = _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(s16));
-    }
-    u.d = h2f(b.d);
-    u.dmin = 0.0f;
-  }
-};
-
-template <class F>
-inline void k_step(const KUnpacked& u, const BlockQ8_K& a, __m512& acc, __m256& accm) {
-  __m512i isum = _mm512_setzero_si512();
-#pragma GCC unroll 4
-  for (int c = 0; c < 4; ++c) {
-    const __m512i av = _mm512_loadu_si512(a.qs + 64 * c);
-    isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(u.q[c], av), u.sc[c]);
-  }
-  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
-  if constexpr (F::kMins) {
-    const __m256i ms = _mm256_madd_epi16(bs, u.m16);
-    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ms), _mm256_set1_ps(u.dmin * a.d), accm);
-  } else {
-    // sum_g s_g * sum((q - 32) a) = sum_g s_g * sum(q a) - 32 * sum_g s_g * bsum_g
-    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(bs, u.m16), 5);
-    isum = _mm512_sub_epi32(isum, _mm512_zextsi256_si512(corr));
-  }
-  acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(u.d * a.d), acc);
-}
-
-// R rows x C tokens over all super-blocks.
-template <class F, int R, int C>
-void k_tile(const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys,
-            int64_t yr = 1) {
-  using Block = typename F::Block;
-  __m512 acc[R][C];
-  __m256 accm[R][C];
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c) {
-      acc[r][c] = _mm512_setzero_ps();
-      accm[r][c] = _mm256_setzero_ps();
-    }
-  for (int64_t s = 0; s < nsb; ++s) {
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const Block* b = reinterpret_cast<const Block*>(w + r * wrb) + s;
-      if (C == 1) prefetch_range(reinterpret_cast<const char*>(b) + kPrefetchAhead, sizeof(Block));
-      KUnpacked u;
-      F::unpack(*b, u);
-#pragma GCC unroll 8
-      for (int c = 0; c < C; ++c) k_step<F>(u, reinterpret_cast<const BlockQ8_K*>(x + c * xrb)[s], acc[r][c], accm[r][c]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-    for (int c = 0; c < C; ++c)
-      y[c * ys + r * yr] = F::kMins ? hsum512(acc[r][c]) - hsum256(accm[r][c]) : hsum512(acc[r][c]);
-}
-
-template <class F>
-void k_tile_c(int c, const char* w, size_t wrb, int64_t nsb, const char* x, size_t xrb, float* y, int64_t ys) {
-  switch (c) {
-    case 1: return k_tile<F, 1, 1>(w, wrb, nsb, x, xrb, y, ys);
-    case 2: return k_tile<F, 1, 2>(w, wrb, nsb, x, xrb, y, ys);
-    case 3: return k_tile<F, 1, 3>(w, wrb, nsb, x, xrb, y, ys);
-    default: return k_tile<F, 1, 4>(w, wrb, nsb, x, xrb, y, ys);
-  }
-}
-
-template <class F>
-void matmul_k(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
-              float* y, int64_t ys) {
-  const char* w = static_cast<const char*>(wv);
-  const char* x = static_cast<const char*>(xv);
-  const int64_t nsb = k / kQK_K;
-  if (T == 1) {
-    for_row_streams<2>(
-        r0, r1,
-        [&](int64_t r, int64_t part) { k_tile<F, 2, 1>(w + r * wrb, wrb * size_t(part), nsb, x, xrb, y + r, ys, part); },
-        [&](int64_t r) { k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, x, xrb, y + r, ys); });
-    return;
-  }
-  constexpr int C = 4;
-  const int64_t rb = row_block(wrb, 1);
-  for (int64_t b0 = r0; b0 < r1; b0 += rb) {
-    const int64_t b1 = b0 + rb < r1 ? b0 + rb : r1;
-    for (int64_t t = 0; t < T; t += C) {
-      const int c = int(T - t < C ? T - t : C);
-      for (int64_t r = b0; r < b1; ++r) k_tile_c<F>(c, w + r * wrb, wrb, nsb, x + t * xrb, xrb, y + t * ys + r, ys);
-    }
-  }
-}
-
-// ============================================================================
 // Activation quantizers, bit-identical to formats/q8_0.cpp and q8_k.cpp.
 // ============================================================================
 
@@ -1166,9 +935,6 @@ void register_avx512(KernelTable& t) {
   set(FormatId::Q8_0R, matmul_steps<Q8_0RStep>);
   t.load_layout[size_t(FormatId::Q8_0)] = FormatId::Q8_0R;
   set(FormatId::Q4_0, matmul_steps<Q4_0Step>);
-  set(FormatId::Q4_K, matmul_k<Q4_KW>);
-  set(FormatId::Q5_K, matmul_k<Q5_KW>);
-  set(FormatId::Q6_K, matmul_k<Q6_KW>);
   t.quantize[size_t(FormatId::Q8_0)] = quantize_q8_0;
   t.quantize[size_t(FormatId::BF16)] = quantize_bf16;
   t.quantize[size_t(FormatId::Q8_K)] = quantize_q8_k;
@@ -1181,6 +947,7 @@ void register_avx512(KernelTable& t) {
   t.axpy_f32 = axpy_f32;
   t.attend_head = attend_head;
   register_ternary_avx512(t);
+  register_kquant_avx512(t);
 }
 
 }  // namespace nb::kernels

@@ -77,9 +77,9 @@ const ExpectedRow kExpected[] = {
     {FormatId::BF16, "bf16", 30, 1, 2, 0, FormatId::F32, true, true},
     {FormatId::Q8_0, "q8_0", 8, 32, sizeof(BlockQ8_0), 0, FormatId::Q8_0, true, true},
     {FormatId::Q4_0, "q4_0", 2, 32, sizeof(BlockQ4_0), 0, FormatId::Q8_0, true, true},
-    {FormatId::Q4_K, "q4_k", 12, 256, sizeof(BlockQ4_K), 0, FormatId::Q8_K, false, true},
-    {FormatId::Q5_K, "q5_k", 13, 256, sizeof(BlockQ5_K), 0, FormatId::Q8_K, false, true},
-    {FormatId::Q6_K, "q6_k", 14, 256, sizeof(BlockQ6_K), 0, FormatId::Q8_K, false, true},
+    {FormatId::Q4_K, "q4_k", 12, 256, sizeof(BlockQ4_K), 0, FormatId::Q8_K, true, true},
+    {FormatId::Q5_K, "q5_k", 13, 256, sizeof(BlockQ5_K), 0, FormatId::Q8_K, true, true},
+    {FormatId::Q6_K, "q6_k", 14, 256, sizeof(BlockQ6_K), 0, FormatId::Q8_K, true, true},
     {FormatId::Q8_K, "q8_k", 15, 256, sizeof(BlockQ8_K), 0, FormatId::Q8_K, true, false},
     {FormatId::I8_ROW, "i8_row", -1, 1, 1, 4, FormatId::I8_ROW, true, true},
     {FormatId::TQ1_0, "tq1_0", 34, 256, sizeof(BlockTQ1_0), 0, FormatId::Q8_K, true, true},
@@ -99,6 +99,8 @@ const ExpectedRow kExpected[] = {
     {FormatId::NVFP4R, "nvfp4r", -1, 16, sizeof(BlockNVFP4), 0, FormatId::BF16, true, true},
     {FormatId::INT4_G32R, "int4_g32r", -1, 32, sizeof(BlockInt4<32>), 0, FormatId::BF16, true, true},
     {FormatId::INT4_G64R, "int4_g64r", -1, 64, sizeof(BlockInt4<64>), 0, FormatId::BF16, true, true},
+    {FormatId::Q4_KR, "q4_kr", -1, 256, sizeof(BlockQ4_K), 0, FormatId::Q8_K, true, true},
+    {FormatId::Q6_KR, "q6_kr", -1, 256, sizeof(BlockQ6_K), 0, FormatId::Q8_K, true, true},
 };
 
 // Q8_0R's layout byte by byte (blocks.h): 6 blocks = a group of 4 and a
@@ -193,6 +195,73 @@ TEST(FormatTable, W4RLayouts) {
     for (int V = 0; V < 4; ++V)
       for (int w = 0; w < 32; ++w) ++seen[size_t(w4r_elem(c.order, V, w))];
     for (int e = 0; e < kW4RChunk; ++e) EXPECT_EQ(seen[size_t(e)], 1) << t.name << " element " << e;
+  }
+}
+
+// Q4_KR and Q6_KR byte by byte (blocks.h) on a row of 3 blocks whose codes
+// are made up per element: headers first, then each block's code bytes with
+// element 16 l + 4 v + k at byte 4 l + k of vector v; restoring gives the file back.
+TEST(FormatTable, KRLayouts) {
+  const int64_t nb = 3, n = nb * 256;
+  auto code = [](int64_t b, int e, int bits) { return int((e * 37 + b * 11 + e / 7) % (1 << bits)); };
+  {
+    std::vector<BlockQ4_K> src(static_cast<size_t>(nb));
+    for (int64_t b = 0; b < nb; ++b) {
+      src[size_t(b)].d = uint16_t(0x3c00 + b);
+      src[size_t(b)].dmin = uint16_t(0x3800 + b);
+      for (int i = 0; i < 12; ++i) src[size_t(b)].scales[i] = uint8_t(b * 12 + i);
+      for (int c = 0; c < 4; ++c)  // q4_k's order: chunk c, low nibbles first
+        for (int l = 0; l < 32; ++l)
+          src[size_t(b)].qs[32 * c + l] = uint8_t(code(b, 64 * c + l, 4) | code(b, 64 * c + 32 + l, 4) << 4);
+    }
+    const FormatTraits& t = traits(FormatId::Q4_KR);
+    ASSERT_EQ(t.rearranges, FormatId::Q4_K);
+    std::vector<uint8_t> row(row_bytes(FormatId::Q4_KR, n));
+    ASSERT_EQ(row.size(), size_t(144 * nb));
+    t.rearrange(src.data(), row.data(), n);
+    EXPECT_EQ(t.aligned_at(n), 16 * nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      EXPECT_EQ(0, std::memcmp(row.data() + 16 * b, &src[size_t(b)], 16)) << "header " << b;
+      const uint8_t* c = row.data() + 16 * nb + 128 * b;
+      for (int v = 0; v < 4; ++v)
+        for (int l = 0; l < 16; ++l)
+          for (int k = 0; k < 4; ++k)
+            ASSERT_EQ((c[64 * (v / 2) + 4 * l + k] >> (4 * (v % 2))) & 0xF, code(b, 16 * l + 4 * v + k, 4))
+                << "block " << b << " vector " << v << " lane " << l << " byte " << k;
+    }
+    EXPECT_EQ(decode(FormatId::Q4_KR, row.data(), n), decode(FormatId::Q4_K, src.data(), n));
+  }
+  {
+    std::vector<BlockQ6_K> src(static_cast<size_t>(nb));
+    for (int64_t b = 0; b < nb; ++b) {
+      src[size_t(b)] = BlockQ6_K{};
+      src[size_t(b)].d = uint16_t(0x3c00 + b);
+      for (int i = 0; i < 16; ++i) src[size_t(b)].scales[i] = int8_t(b * 16 + i - 20);
+      for (int e = 0; e < 256; ++e) {  // q6_k's order (blocks.h)
+        const int h = e / 128, r = e % 128, l = r % 32, quarter = r / 32, q = code(b, e, 6);
+        src[size_t(b)].ql[64 * h + l + (quarter & 1) * 32] |= uint8_t((q & 0xF) << (quarter < 2 ? 0 : 4));
+        src[size_t(b)].qh[32 * h + l] |= uint8_t((q >> 4) << (2 * quarter));
+      }
+    }
+    const FormatTraits& t = traits(FormatId::Q6_KR);
+    ASSERT_EQ(t.rearranges, FormatId::Q6_K);
+    std::vector<uint8_t> row(row_bytes(FormatId::Q6_KR, n));
+    ASSERT_EQ(row.size(), size_t(210 * nb));
+    t.rearrange(src.data(), row.data(), n);
+    EXPECT_EQ(t.aligned_at(n), 18 * nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      EXPECT_EQ(0, std::memcmp(row.data() + 18 * b, &src[size_t(b)].d, 2)) << "d " << b;
+      EXPECT_EQ(0, std::memcmp(row.data() + 18 * b + 2, src[size_t(b)].scales, 16)) << "scales " << b;
+      const uint8_t* c = row.data() + 18 * nb + 192 * b;
+      for (int v = 0; v < 4; ++v)
+        for (int l = 0; l < 16; ++l)
+          for (int k = 0; k < 4; ++k) {
+            const int lo = (c[64 * (v / 2) + 4 * l + k] >> (4 * (v % 2))) & 0xF, hi = (c[128 + 4 * l + k] >> (2 * v)) & 3;
+            ASSERT_EQ(lo | hi << 4, code(b, 16 * l + 4 * v + k, 6))
+                << "block " << b << " vector " << v << " lane " << l << " byte " << k;
+          }
+    }
+    EXPECT_EQ(decode(FormatId::Q6_KR, row.data(), n), decode(FormatId::Q6_K, src.data(), n));
   }
 }
 
@@ -646,6 +715,87 @@ TEST(FormatKQuant, Q5_KHandBuiltBlock) {
   EXPECT_FLOAT_EQ(y[69], 0.0f);                          // bit 2 of qh[5] clear
   EXPECT_FLOAT_EQ(y[101], 0.5f * 4 * 18);                // 36
   EXPECT_FLOAT_EQ(y[128], 0.5f * 26 * 31 - 0.25f * 35);  // 394.25
+}
+
+// The encoders on blocks whose values lie exactly on the K-quant grids: every
+// sub-block holds its lowest and highest code, the largest sub-block scale and
+// minimum are 63 (Q6_K: 127) steps of a power of two, so the encoder must find
+// those same scales and codes and decoding gives the input back bit for bit.
+// This pins the scale packing and the code order of all three writers.
+std::vector<float> k_grid_values(FormatId f) {
+  std::vector<float> x(512);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const int s = int(i / 256), v = int(i % 256);
+    if (f == FormatId::Q6_K) {
+      const int j = v / 16, l = v % 16, sc = (127 - 8 * j) * (j % 2 ? -1 : 1);
+      const int q = l == 0 ? -32 : (l * 7 + j + s) % 64 - 32;  // -32 has the largest magnitude
+      x[i] = 0x1p-8f * float(sc) * float(q);
+    } else {
+      const int qmax = f == FormatId::Q4_K ? 15 : 31;
+      const int j = v / 32, l = v % 32, sc = 63 - 7 * j, m = 63 - 5 * j;
+      const int q = l == 0 ? 0 : l == 1 ? qmax : (l * 5 + j + s) % (qmax + 1);
+      x[i] = 0x1p-6f * float(sc) * float(q) - 0x1p-7f * float(m);
+    }
+  }
+  return x;
+}
+
+TEST(FormatKQuant, EncodersReproduceGridValuesExactly) {
+  for (FormatId f : {FormatId::Q4_K, FormatId::Q5_K, FormatId::Q6_K}) {
+    SCOPED_TRACE(traits(f).name);
+    const auto x = k_grid_values(f);
+    const auto y = decode(f, encode(f, x).data(), int64_t(x.size()));
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], x[i]) << "element " << i;
+  }
+}
+
+// On normal data: each value within a step of its sub-block's min-max grid
+// (half a step, a whole one where a value is clamped at the grid's end) plus
+// what rounding the sub-block scales and minima to multiples of the
+// super-block's d and dmin moves the grid: up to half a d per step across the
+// grid, half a dmin. Q4_K/Q5_K refine the min-max grid by least squares and
+// keep it only if its total error is smaller, which bounds the sum, not each
+// value; on this data their worst values are 0.57 and 0.75 min-max steps off.
+TEST(FormatKQuant, EncodersRoundTripNormalData) {
+  const int64_t n = 4096;
+  const auto x = normal_values(n, 77, 1.5f);
+  for (FormatId f : {FormatId::Q4_K, FormatId::Q5_K, FormatId::Q6_K}) {
+    SCOPED_TRACE(traits(f).name);
+    const auto y = decode(f, encode(f, x).data(), n);
+    const bool q6 = f == FormatId::Q6_K;
+    const int sub = q6 ? 16 : 32, qmax = f == FormatId::Q4_K ? 15 : 31;
+    double err2 = 0.0, x2 = 0.0;
+    for (int64_t s = 0; s < n / 256; ++s) {
+      std::vector<float> step(size_t(256 / sub)), lift(step.size());
+      float step_max = 0.0f, lift_max = 0.0f;
+      for (int j = 0; j < 256 / sub; ++j) {
+        const float* v = &x[size_t(s * 256 + j * sub)];
+        float lo = 0.0f, hi = v[0], amax = 0.0f;
+        for (int l = 0; l < sub; ++l) lo = std::fmin(lo, v[l]), hi = std::fmax(hi, v[l]), amax = std::fmax(amax, std::fabs(v[l]));
+        step[size_t(j)] = q6 ? amax / 32.0f : (hi - lo) / float(qmax);
+        lift[size_t(j)] = -lo;
+        step_max = std::fmax(step_max, step[size_t(j)]);
+        lift_max = std::fmax(lift_max, lift[size_t(j)]);
+      }
+      const float d = step_max / (q6 ? 127.0f : 63.0f) * 1.001f, dmin = lift_max / 63.0f * 1.001f;  // fp16 d: 2^-11
+      for (int j = 0; j < 256 / sub; ++j) {
+        const float bound = q6 ? step[size_t(j)] * 1.001f + 32.0f * 0.5f * d
+                               : step[size_t(j)] * 1.001f + float(qmax) * 0.5f * d + 0.5f * dmin;
+        for (int l = 0; l < sub; ++l) {
+          const size_t i = size_t(s * 256 + j * sub + l);
+          ASSERT_LE(std::fabs(x[i] - y[i]), bound) << "element " << i;
+          err2 += double(x[i] - y[i]) * double(x[i] - y[i]);
+          x2 += double(x[i]) * double(x[i]);
+        }
+      }
+    }
+    // Relative RMS error: about a step / sqrt(12) over the data's RMS. With
+    // min-max grids alone it was 0.0785 (Q4_K) and 0.0385 (Q5_K); least squares
+    // gives 0.0739 and 0.0368, Q6_K 0.0186.
+    const double rel = std::sqrt(err2 / x2);
+    EXPECT_LT(rel, f == FormatId::Q4_K ? 0.076 : f == FormatId::Q5_K ? 0.0375 : 0.02) << rel;
+    EXPECT_GT(rel, 0.001);  // not a float copy
+  }
 }
 
 TEST(FormatKQuant, Q6_KHandBuiltBlock) {

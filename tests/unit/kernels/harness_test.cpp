@@ -43,8 +43,9 @@ class Harness : public ::testing::Test {
   std::string saved_;
 };
 
-const FormatId kMatmulFormats[] = {FormatId::F32,  FormatId::F16,  FormatId::BF16, FormatId::Q8_0, FormatId::Q8_0R,
-                                   FormatId::Q4_0, FormatId::Q4_K, FormatId::Q5_K, FormatId::Q6_K};
+const FormatId kMatmulFormats[] = {FormatId::F32,  FormatId::F16,  FormatId::BF16,  FormatId::Q8_0,
+                                   FormatId::Q8_0R, FormatId::Q4_0, FormatId::Q4_K,  FormatId::Q5_K,
+                                   FormatId::Q6_K,  FormatId::Q4_KR, FormatId::Q6_KR};
 
 bool is_float(FormatId f) { return f == FormatId::F32 || f == FormatId::F16 || f == FormatId::BF16; }
 
@@ -187,14 +188,16 @@ double abs_terms(FormatId f, const uint8_t* w, const uint8_t* x, int64_t k) {
   formats::traits(tr.dot_type).to_float(x, xf.data(), k);
   double a = 0;
   for (int64_t i = 0; i < k; ++i) a += std::fabs(double(wf[size_t(i)]) * double(xf[size_t(i)]));
-  if (f == FormatId::Q4_K || f == FormatId::Q5_K) {
+  if (f == FormatId::Q4_K || f == FormatId::Q5_K || f == FormatId::Q4_KR) {
     // d*sc*q*a and dmin*m*a separately: |d sc q a| + |dmin m a| >= |w a|.
     const auto* xb = reinterpret_cast<const formats::BlockQ8_K*>(x);
     for (int64_t s = 0; s < k / 256; ++s) {
-      const uint8_t* sc = f == FormatId::Q4_K ? reinterpret_cast<const formats::BlockQ4_K*>(w)[s].scales
-                                              : reinterpret_cast<const formats::BlockQ5_K*>(w)[s].scales;
-      const uint16_t dmin = f == FormatId::Q4_K ? reinterpret_cast<const formats::BlockQ4_K*>(w)[s].dmin
-                                                : reinterpret_cast<const formats::BlockQ5_K*>(w)[s].dmin;
+      // d, dmin and the scales: each block's first 16 bytes (Q4_KR: the row's headers).
+      const size_t at = size_t(s) * (f == FormatId::Q4_KR ? 16 : formats::traits(f).block_bytes);
+      uint16_t dmin;
+      uint8_t sc[12];
+      std::memcpy(&dmin, w + at + 2, 2);
+      std::memcpy(sc, w + at + 4, 12);
       for (int j = 0; j < 8; ++j) {
         uint8_t scv, m;
         formats::get_scale_min_k4(j, sc, &scv, &m);
