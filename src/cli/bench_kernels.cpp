@@ -92,7 +92,7 @@ Result<KernelResult> measure(FormatId f, int reps) {
 int run_kernel_bench(const std::string& types, int reps) {
   std::vector<FormatId> list;
   if (types.empty()) {
-    for (const char* n : {"f32", "f16", "bf16", "q8_0", "q8_0r", "q4_0", "q4_k", "q4_kr", "q5_k", "q6_k", "q6_kr",
+    for (const char* n : {"f32", "f16", "bf16", "q8_0", "q8_0r", "q4_0", "q4_k", "q4_kr", "q5_k", "q5_kr", "q6_k", "q6_kr",
                           "mxfp4", "mxfp4r", "mxfp4_fpq", "mxfp4_fpqr", "nvfp4", "nvfp4r", "int4_g32", "int4_g32r",
                           "int4_g64", "int4_g64r", "int4_g128", "t2", "t1_6", "tq1_0", "tq2_0", "tq2_0r"})
       list.push_back(formats::find_by_name(n)->id);

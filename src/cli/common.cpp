@@ -11,7 +11,7 @@ namespace nb::cli {
 
 const char* const kNoRepackHelp =
     "keep the weights in the file's layout; by default the kernels that read another layout faster get a copy "
-    "rearranged at load (AVX-512: Q8_0, Q4_K, Q6_K, TQ2_0, MXFP4, NVFP4, INT4-g32/g64), as llama.cpp repacks "
+    "rearranged at load (AVX-512: Q8_0, the K-quants, TQ2_0, MXFP4, NVFP4, INT4-g32/g64), as llama.cpp repacks "
     "(its --no-repack); "
     "outputs are the same either way";
 

@@ -40,7 +40,8 @@ enum class FormatId : uint16_t {
   NVFP4R,
   INT4_G32R,
   INT4_G64R,
-  Q4_KR,  // Q4_K / Q6_K rearranged at load for the AVX-512 kernels (formats/kquants.cpp), never in files
+  Q4_KR,  // the K-quants rearranged at load for the AVX-512 kernels (formats/kquants.cpp), never in files
+  Q5_KR,
   Q6_KR,
   kCount
 };

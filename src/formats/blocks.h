@@ -96,13 +96,14 @@ struct BlockQ6_K {
 };
 static_assert(sizeof(BlockQ6_K) == 210);
 
-// Q4_KR, Q6_KR (nibble's own, made at load time, never in files): a row of nb
-// Q4_K / Q6_K super-blocks with the same scales and codes. Every block's
-// header comes first (Q4_KR: d, dmin and the 12 scale bytes as in Q4_K, 16
-// bytes; Q6_KR: d and the 16 int8 scales, 18 bytes), then from byte
-// kr_codes_start each block's codes: 128 bytes (Q4_KR) or 192 (Q6_KR), whole
-// lines when that byte starts one (FormatTraits::aligned_at). A row takes as
-// many bytes as in the file.
+// Q4_KR, Q5_KR, Q6_KR (nibble's own, made at load time, never in files): a
+// row of nb Q4_K / Q5_K / Q6_K super-blocks with the same scales and codes.
+// Every block's header comes first (Q4_KR: d, dmin and the 12 scale bytes as
+// in Q4_K, 16 bytes; Q5_KR: the same and then the 32 bytes of fifth bits, 48;
+// Q6_KR: d and the 16 int8 scales, 18 bytes), then from byte nb * header each
+// block's codes: 128 bytes (Q4_KR, Q5_KR) or 192 (Q6_KR), whole lines when
+// that byte starts one (FormatTraits::aligned_at). A row takes as many bytes
+// as in the file.
 // Inside a block the 256 codes form four vectors of 64: byte k (0..3) of
 // 32-bit lane l (0..15) of vector v holds element kr_elem(v, l, k), so each
 // lane of every vector lies in sub-block l/2 (Q4_K's 32 values) or l (Q6_K's
@@ -112,11 +113,13 @@ static_assert(sizeof(BlockQ6_K) == 210);
 // Q4_KR: code byte 64 h + 4 l + k holds vector 2h in its low nibble and
 // vector 2h + 1 in its high one. Q6_KR: the same for the low four bits of the
 // 6-bit codes (code + 32), then 64 bytes of high bits: byte 4 l + k holds
-// vector v's two in bits 2v..2v+1.
+// vector v's two in bits 2v..2v+1. Q5_KR's fifth bits: bit 64 v + 4 l + k of
+// the header's 32 bytes (little-endian) belongs to vector v, byte 4 l + k.
 constexpr int kr_elem(int v, int l, int k) { return 16 * l + 4 * v + k; }
-constexpr int64_t kQ4_KRHeader = 16, kQ6_KRHeader = 18;
-constexpr int64_t kQ4_KRCodes = 128, kQ6_KRCodes = 192;
-static_assert(kQ4_KRHeader + kQ4_KRCodes == sizeof(BlockQ4_K) && kQ6_KRHeader + kQ6_KRCodes == sizeof(BlockQ6_K));
+constexpr int64_t kQ4_KRHeader = 16, kQ5_KRHeader = 48, kQ6_KRHeader = 18;
+constexpr int64_t kQ4_KRCodes = 128, kQ5_KRCodes = 128, kQ6_KRCodes = 192;
+static_assert(kQ4_KRHeader + kQ4_KRCodes == sizeof(BlockQ4_K) && kQ5_KRHeader + kQ5_KRCodes == sizeof(BlockQ5_K) &&
+              kQ6_KRHeader + kQ6_KRCodes == sizeof(BlockQ6_K));
 
 // ---- Ternary formats. A trit t = w + 1 in {0, 1, 2} codes w in {-1, 0, +1}.
 

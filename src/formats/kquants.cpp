@@ -305,6 +305,7 @@ void kr_get_codes(const uint8_t* nibble_bytes, const uint8_t* high, uint8_t* cod
 }
 
 int64_t q4_kr_codes_start(int64_t nb) { return kQ4_KRHeader * nb; }
+int64_t q5_kr_codes_start(int64_t nb) { return kQ5_KRHeader * nb; }
 int64_t q6_kr_codes_start(int64_t nb) { return kQ6_KRHeader * nb; }
 
 BlockQ4_K q4_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
@@ -325,6 +326,43 @@ void q4_kr_from_q4_k(const void* src, void* dst, int64_t n) {
     std::memcpy(row + kQ4_KRHeader * i, &b[i], kQ4_KRHeader);
     for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q4_k_code(b[i].qs, e));
     kr_put_codes(codes, row + q4_kr_codes_start(nb) + kQ4_KRCodes * i, nullptr);
+  }
+}
+
+// Q5_KR's fifth bits: bit 64 v + 4 l + k of the 32 bytes for element kr_elem(v, l, k).
+BlockQ5_K q5_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
+  BlockQ5_K b;
+  const uint8_t* hdr = row + kQ5_KRHeader * i;
+  std::memcpy(&b, hdr, 16);  // d, dmin, scales
+  uint8_t codes[kQK_K];
+  kr_get_codes(row + q5_kr_codes_start(nb) + kQ5_KRCodes * i, nullptr, codes);
+  std::memset(b.qh, 0, sizeof(b.qh));
+  for (int v = 0; v < 4; ++v)
+    for (int j = 0; j < 64; ++j) {
+      const int e = kr_elem(v, j / 4, j % 4), bit = (hdr[16 + 8 * v + j / 8] >> (j % 8)) & 1;
+      codes[e] = uint8_t(codes[e] | bit << 4);
+    }
+  put_nibbles_k(codes, b.qs);
+  for (int e = 0; e < kQK_K; ++e) {  // q5_k_code's fifth bits
+    const int c = e / 64, r = e % 64;
+    b.qh[r % 32] |= uint8_t((codes[e] >> 4) << (2 * c + (r < 32 ? 0 : 1)));
+  }
+  return b;
+}
+
+void q5_kr_from_q5_k(const void* src, void* dst, int64_t n) {
+  const BlockQ5_K* b = static_cast<const BlockQ5_K*>(src);
+  uint8_t* row = static_cast<uint8_t*>(dst);
+  const int64_t nb = n / kQK_K;
+  uint8_t codes[kQK_K];
+  for (int64_t i = 0; i < nb; ++i) {
+    uint8_t* hdr = row + kQ5_KRHeader * i;
+    std::memcpy(hdr, &b[i], 16);
+    for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q5_k_code(b[i], e));
+    kr_put_codes(codes, row + q5_kr_codes_start(nb) + kQ5_KRCodes * i, nullptr);  // the low four bits
+    std::memset(hdr + 16, 0, 32);
+    for (int v = 0; v < 4; ++v)
+      for (int j = 0; j < 64; ++j) hdr[16 + 8 * v + j / 8] |= uint8_t((codes[kr_elem(v, j / 4, j % 4)] >> 4) << (j % 8));
   }
 }
 
@@ -355,6 +393,8 @@ void q6_kr_from_q6_k(const void* src, void* dst, int64_t n) {
 
 using Q4_KR = RearrangedRow<BlockQ4_K, kQK_K, q4_kr_block, q4_k_to_float, q4_k_from_float, q4_k_dot, q4_kr_from_q4_k,
                             BlockQ8_K>;
+using Q5_KR = RearrangedRow<BlockQ5_K, kQK_K, q5_kr_block, q5_k_to_float, q5_k_from_float, q5_k_dot, q5_kr_from_q5_k,
+                            BlockQ8_K>;
 using Q6_KR = RearrangedRow<BlockQ6_K, kQK_K, q6_kr_block, q6_k_to_float, q6_k_from_float, q6_k_dot, q6_kr_from_q6_k,
                             BlockQ8_K>;
 
@@ -376,6 +416,14 @@ FormatTraits rows::q4_kr() {
   t.rearranges = FormatId::Q4_K;
   t.rearrange = q4_kr_from_q4_k;
   t.aligned_at = [](int64_t n) { return q4_kr_codes_start(n / kQK_K); };
+  return t;
+}
+FormatTraits rows::q5_kr() {
+  FormatTraits t{FormatId::Q5_KR, "q5_kr", -1, kQK_K, sizeof(BlockQ5_K), 0, FormatId::Q8_K,
+                 Q5_KR::to_float, Q5_KR::from_float, Q5_KR::dot};
+  t.rearranges = FormatId::Q5_K;
+  t.rearrange = q5_kr_from_q5_k;
+  t.aligned_at = [](int64_t n) { return q5_kr_codes_start(n / kQK_K); };
   return t;
 }
 FormatTraits rows::q6_kr() {

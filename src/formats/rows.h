@@ -31,6 +31,7 @@ FormatTraits q4_k();
 FormatTraits q5_k();
 FormatTraits q6_k();
 FormatTraits q4_kr();
+FormatTraits q5_kr();
 FormatTraits q6_kr();
 FormatTraits q8_k();
 FormatTraits i8_row();

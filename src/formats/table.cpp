@@ -22,7 +22,7 @@ Table build_table() {
       rows::mxfp4(), rows::mxfp4_fpq(), rows::nvfp4(), rows::int4_g32(), rows::int4_g64(), rows::int4_g128(),
       rows::q8_0r(), rows::tq2_0r(),
       rows::mxfp4r(), rows::mxfp4_fpqr(), rows::nvfp4r(), rows::int4_g32r(), rows::int4_g64r(),
-      rows::q4_kr(), rows::q6_kr(),
+      rows::q4_kr(), rows::q5_kr(), rows::q6_kr(),
   };
   Table t{};
   std::array<bool, kCount> filled{};

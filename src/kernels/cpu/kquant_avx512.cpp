@@ -1,6 +1,5 @@
 // AVX-512 VNNI kernels for llama.cpp's K-quants against Q8_K activations:
-// Q4_K, Q5_K and Q6_K in their file layouts (Q5_K always, the others under
-// --no-repack), and Q4_KR / Q6_KR, the layouts Q4_K and Q6_K are rearranged
+// Q4_K, Q5_K and Q6_K in their file layouts (under --no-repack), and Q4_KR / Q5_KR / Q6_KR, the layouts they are rearranged
 // to at load (formats/blocks.h). Internal to this file, as kernels_avx512.cpp.
 #include <immintrin.h>
 
@@ -45,7 +44,7 @@ constexpr const char* kIsa = "avx512-vnni";
 //     Q4_K's lane sums fit int16 (16 * 15 * 128 = 30720); Q5_K's do not
 //     (16 * 31 * 128), so it packs vectors 0-1 and 2-3 separately.
 //   Q6_K: lane l is sub-block l; (sum - 32 bsum) * scale in int32, one FMA.
-// The rearranged layouts (Q4_KR, Q6_KR) hold the codes in that order, so
+// The rearranged layouts (Q4_KR, Q5_KR, Q6_KR) hold the codes in that order, so
 // unpacking is a load and a shift or two per vector; the file layouts gather
 // them with a dword permute per vector. Both then run the same arithmetic on
 // the same integers, so both layouts give the same bits.
@@ -250,7 +249,7 @@ struct Q6_KFile {
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k6_fma(u, a, acc); }
 };
 
-// Q4_KR / Q6_KR: headers first, then each block's codes (blocks.h).
+// Q4_KR / Q5_KR / Q6_KR: headers first, then each block's codes (blocks.h).
 struct Q4_KR {
   static constexpr bool kQ6 = false;
   static const uint8_t* codes(const uint8_t* row, int64_t nsb, int64_t s) {
@@ -260,17 +259,42 @@ struct Q4_KR {
     prefetch_range(reinterpret_cast<const char*>(codes(row, nsb, s)) + kPrefetchAhead, formats::kQ4_KRCodes);
     _mm_prefetch(reinterpret_cast<const char*>(row + formats::kQ4_KRHeader * s) + 256, _MM_HINT_T0);
   }
-  static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
-    const uint8_t* c = codes(row, nsb, s);
+  static void unpack_codes(const uint8_t* c, KBlock& u) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i c0 = _mm512_loadu_si512(c), c1 = _mm512_loadu_si512(c + 64);
     u.q[0] = _mm512_and_si512(c0, m4);
     u.q[1] = _mm512_and_si512(_mm512_srli_epi16(c0, 4), m4);
     u.q[2] = _mm512_and_si512(c1, m4);
     u.q[3] = _mm512_and_si512(_mm512_srli_epi16(c1, 4), m4);
+  }
+  static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
+    unpack_codes(codes(row, nsb, s), u);
     k4_header(row + formats::kQ4_KRHeader * s, u.sc, u.d);
   }
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k4_fma(u, a, acc); }
+};
+
+struct Q5_KR {
+  static constexpr bool kQ6 = false;
+  static const uint8_t* codes(const uint8_t* row, int64_t nsb, int64_t s) {
+    return row + formats::kQ5_KRHeader * nsb + formats::kQ5_KRCodes * s;
+  }
+  static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
+    prefetch_range(reinterpret_cast<const char*>(codes(row, nsb, s)) + kPrefetchAhead, formats::kQ5_KRCodes);
+    _mm_prefetch(reinterpret_cast<const char*>(row + formats::kQ5_KRHeader * s) + 768, _MM_HINT_T0);
+  }
+  static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
+    Q4_KR::unpack_codes(codes(row, nsb, s), u);
+    const uint8_t* hdr = row + formats::kQ5_KRHeader * s;
+    const __m512i sixteen = _mm512_set1_epi8(0x10);
+    for (int v = 0; v < 4; ++v) {  // the fifth bits: one mask per vector
+      uint64_t bits;
+      std::memcpy(&bits, hdr + 16 + 8 * v, 8);
+      u.q[v] = _mm512_mask_add_epi8(u.q[v], _cvtu64_mask64(bits), u.q[v], sixteen);
+    }
+    k4_header(hdr, u.sc, u.d);
+  }
+  static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k5_fma(u, a, acc); }
 };
 
 struct Q6_KR {
@@ -374,8 +398,10 @@ void register_kquant_avx512(KernelTable& t) {
   set(FormatId::Q5_K, matmul_k<Q5_KFile>);
   set(FormatId::Q6_K, matmul_k<Q6_KFile>);
   set(FormatId::Q4_KR, matmul_k<Q4_KR>);
+  set(FormatId::Q5_KR, matmul_k<Q5_KR>);
   set(FormatId::Q6_KR, matmul_k<Q6_KR>);
   t.load_layout[size_t(FormatId::Q4_K)] = FormatId::Q4_KR;
+  t.load_layout[size_t(FormatId::Q5_K)] = FormatId::Q5_KR;
   t.load_layout[size_t(FormatId::Q6_K)] = FormatId::Q6_KR;
 }
 

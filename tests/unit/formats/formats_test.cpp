@@ -100,6 +100,7 @@ const ExpectedRow kExpected[] = {
     {FormatId::INT4_G32R, "int4_g32r", -1, 32, sizeof(BlockInt4<32>), 0, FormatId::BF16, true, true},
     {FormatId::INT4_G64R, "int4_g64r", -1, 64, sizeof(BlockInt4<64>), 0, FormatId::BF16, true, true},
     {FormatId::Q4_KR, "q4_kr", -1, 256, sizeof(BlockQ4_K), 0, FormatId::Q8_K, true, true},
+    {FormatId::Q5_KR, "q5_kr", -1, 256, sizeof(BlockQ5_K), 0, FormatId::Q8_K, true, true},
     {FormatId::Q6_KR, "q6_kr", -1, 256, sizeof(BlockQ6_K), 0, FormatId::Q8_K, true, true},
 };
 
@@ -198,7 +199,7 @@ TEST(FormatTable, W4RLayouts) {
   }
 }
 
-// Q4_KR and Q6_KR byte by byte (blocks.h) on a row of 3 blocks whose codes
+// Q4_KR, Q5_KR and Q6_KR byte by byte (blocks.h) on a row of 3 blocks whose codes
 // are made up per element: headers first, then each block's code bytes with
 // element 16 l + 4 v + k at byte 4 l + k of vector v; restoring gives the file back.
 TEST(FormatTable, KRLayouts) {
@@ -230,6 +231,39 @@ TEST(FormatTable, KRLayouts) {
                 << "block " << b << " vector " << v << " lane " << l << " byte " << k;
     }
     EXPECT_EQ(decode(FormatId::Q4_KR, row.data(), n), decode(FormatId::Q4_K, src.data(), n));
+  }
+  {  // Q5_KR: Q4_KR's nibbles plus the fifth bits in the header
+    std::vector<BlockQ5_K> src(static_cast<size_t>(nb));
+    for (int64_t b = 0; b < nb; ++b) {
+      src[size_t(b)] = BlockQ5_K{};
+      src[size_t(b)].d = uint16_t(0x3c00 + b);
+      for (int i = 0; i < 12; ++i) src[size_t(b)].scales[i] = uint8_t(b * 12 + i);
+      for (int e = 0; e < 256; ++e) {  // q5_k's order (blocks.h)
+        const int c = e / 64, r = e % 64, q = code(b, e, 5);
+        src[size_t(b)].qs[32 * c + r % 32] |= uint8_t((q & 0xF) << (r < 32 ? 0 : 4));
+        src[size_t(b)].qh[r % 32] |= uint8_t((q >> 4) << (2 * c + (r < 32 ? 0 : 1)));
+      }
+    }
+    const FormatTraits& t = traits(FormatId::Q5_KR);
+    ASSERT_EQ(t.rearranges, FormatId::Q5_K);
+    std::vector<uint8_t> row(row_bytes(FormatId::Q5_KR, n));
+    ASSERT_EQ(row.size(), size_t(176 * nb));
+    t.rearrange(src.data(), row.data(), n);
+    EXPECT_EQ(t.aligned_at(n), 48 * nb);
+    for (int64_t b = 0; b < nb; ++b) {
+      EXPECT_EQ(0, std::memcmp(row.data() + 48 * b, &src[size_t(b)], 16)) << "header " << b;
+      const uint8_t* fifth = row.data() + 48 * b + 16;
+      const uint8_t* c = row.data() + 48 * nb + 128 * b;
+      for (int v = 0; v < 4; ++v)
+        for (int l = 0; l < 16; ++l)
+          for (int k = 0; k < 4; ++k) {
+            const int i = 64 * v + 4 * l + k;
+            const int lo = (c[64 * (v / 2) + 4 * l + k] >> (4 * (v % 2))) & 0xF, hi = (fifth[i / 8] >> (i % 8)) & 1;
+            ASSERT_EQ(lo | hi << 4, code(b, 16 * l + 4 * v + k, 5))
+                << "block " << b << " vector " << v << " lane " << l << " byte " << k;
+          }
+    }
+    EXPECT_EQ(decode(FormatId::Q5_KR, row.data(), n), decode(FormatId::Q5_K, src.data(), n));
   }
   {
     std::vector<BlockQ6_K> src(static_cast<size_t>(nb));

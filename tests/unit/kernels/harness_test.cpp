@@ -43,9 +43,9 @@ class Harness : public ::testing::Test {
   std::string saved_;
 };
 
-const FormatId kMatmulFormats[] = {FormatId::F32,  FormatId::F16,  FormatId::BF16,  FormatId::Q8_0,
-                                   FormatId::Q8_0R, FormatId::Q4_0, FormatId::Q4_K,  FormatId::Q5_K,
-                                   FormatId::Q6_K,  FormatId::Q4_KR, FormatId::Q6_KR};
+const FormatId kMatmulFormats[] = {FormatId::F32,  FormatId::F16,   FormatId::BF16,  FormatId::Q8_0,
+                                   FormatId::Q8_0R, FormatId::Q4_0,  FormatId::Q4_K,  FormatId::Q5_K,
+                                   FormatId::Q6_K,  FormatId::Q4_KR, FormatId::Q5_KR, FormatId::Q6_KR};
 
 bool is_float(FormatId f) { return f == FormatId::F32 || f == FormatId::F16 || f == FormatId::BF16; }
 
@@ -188,12 +188,14 @@ double abs_terms(FormatId f, const uint8_t* w, const uint8_t* x, int64_t k) {
   formats::traits(tr.dot_type).to_float(x, xf.data(), k);
   double a = 0;
   for (int64_t i = 0; i < k; ++i) a += std::fabs(double(wf[size_t(i)]) * double(xf[size_t(i)]));
-  if (f == FormatId::Q4_K || f == FormatId::Q5_K || f == FormatId::Q4_KR) {
+  if (f == FormatId::Q4_K || f == FormatId::Q5_K || f == FormatId::Q4_KR || f == FormatId::Q5_KR) {
     // d*sc*q*a and dmin*m*a separately: |d sc q a| + |dmin m a| >= |w a|.
     const auto* xb = reinterpret_cast<const formats::BlockQ8_K*>(x);
     for (int64_t s = 0; s < k / 256; ++s) {
-      // d, dmin and the scales: each block's first 16 bytes (Q4_KR: the row's headers).
-      const size_t at = size_t(s) * (f == FormatId::Q4_KR ? 16 : formats::traits(f).block_bytes);
+      // d, dmin and the scales: each block's first 16 bytes (Q4_KR/Q5_KR: of its header).
+      const size_t at = size_t(s) * (f == FormatId::Q4_KR   ? 16
+                                     : f == FormatId::Q5_KR ? 48
+                                                            : formats::traits(f).block_bytes);
       uint16_t dmin;
       uint8_t sc[12];
       std::memcpy(&dmin, w + at + 2, 2);
