@@ -6,9 +6,10 @@
 # that bandwidth ("of BW"). A summary of all types follows at the end.
 #
 # Usage: bench/llama_formats.sh [nibble] [reps] [types...]
-#   types: format names (f16 q8_0 q4_0 mxfp4 mxfp4_fpq nvfp4 int4_g32
-#          int4_g64 int4_g128), or `4bit` (Q4_0, the baseline, beside the
-#          weight-only 4-bit formats) or `all`. Default: f16 q8_0 q4_0.
+#   types: format names (f16 q8_0 q4_0 q4_k q5_k q6_k mxfp4 mxfp4_fpq nvfp4
+#          int4_g32 int4_g64 int4_g128), or `4bit` (Q4_0, the baseline, beside
+#          the weight-only 4-bit formats), `kquant` (Q4_0 beside llama.cpp's
+#          K-quants) or `all`. Default: f16 q8_0 q4_0.
 #   THREADS=2 bench/llama_formats.sh build/release/nibble 3 4bit
 # THREADS (default 1,2), PROMPT (128) and GEN (64) set the bench flags.
 set -euo pipefail
@@ -19,6 +20,7 @@ types=("$@")
 case "${types[*]:-}" in
   "") types=(f16 q8_0 q4_0) ;;
   4bit) types=(q4_0 mxfp4 mxfp4_fpq nvfp4 int4_g32 int4_g64 int4_g128) ;;
+  kquant) types=(q4_0 q4_k q5_k q6_k) ;;
   all) types=(f16 q8_0 q4_0 mxfp4 mxfp4_fpq nvfp4 int4_g32 int4_g64 int4_g128) ;;
 esac
 log=$(mktemp)
