@@ -391,6 +391,17 @@ void q6_kr_from_q6_k(const void* src, void* dst, int64_t n) {
   }
 }
 
+// The format row of a rearranged K-quant: Row's reference functions, the
+// codes starting after the nb headers of kHeader bytes.
+template <class Row, class Block, int64_t kHeader>
+FormatTraits kr_row(FormatId id, const char* name, FormatId file, void (*rearrange)(const void*, void*, int64_t)) {
+  FormatTraits t{id, name, -1, kQK_K, sizeof(Block), 0, FormatId::Q8_K, Row::to_float, Row::from_float, Row::dot};
+  t.rearranges = file;
+  t.rearrange = rearrange;
+  t.aligned_at = [](int64_t n) { return kHeader * (n / kQK_K); };
+  return t;
+}
+
 using Q4_KR = RearrangedRow<BlockQ4_K, kQK_K, q4_kr_block, q4_k_to_float, q4_k_from_float, q4_k_dot, q4_kr_from_q4_k,
                             BlockQ8_K>;
 using Q5_KR = RearrangedRow<BlockQ5_K, kQK_K, q5_kr_block, q5_k_to_float, q5_k_from_float, q5_k_dot, q5_kr_from_q5_k,
@@ -411,28 +422,13 @@ FormatTraits rows::q6_k() {
 }
 
 FormatTraits rows::q4_kr() {
-  FormatTraits t{FormatId::Q4_KR, "q4_kr", -1, kQK_K, sizeof(BlockQ4_K), 0, FormatId::Q8_K,
-                 Q4_KR::to_float, Q4_KR::from_float, Q4_KR::dot};
-  t.rearranges = FormatId::Q4_K;
-  t.rearrange = q4_kr_from_q4_k;
-  t.aligned_at = [](int64_t n) { return q4_kr_codes_start(n / kQK_K); };
-  return t;
+  return kr_row<Q4_KR, BlockQ4_K, kQ4_KRHeader>(FormatId::Q4_KR, "q4_kr", FormatId::Q4_K, q4_kr_from_q4_k);
 }
 FormatTraits rows::q5_kr() {
-  FormatTraits t{FormatId::Q5_KR, "q5_kr", -1, kQK_K, sizeof(BlockQ5_K), 0, FormatId::Q8_K,
-                 Q5_KR::to_float, Q5_KR::from_float, Q5_KR::dot};
-  t.rearranges = FormatId::Q5_K;
-  t.rearrange = q5_kr_from_q5_k;
-  t.aligned_at = [](int64_t n) { return q5_kr_codes_start(n / kQK_K); };
-  return t;
+  return kr_row<Q5_KR, BlockQ5_K, kQ5_KRHeader>(FormatId::Q5_KR, "q5_kr", FormatId::Q5_K, q5_kr_from_q5_k);
 }
 FormatTraits rows::q6_kr() {
-  FormatTraits t{FormatId::Q6_KR, "q6_kr", -1, kQK_K, sizeof(BlockQ6_K), 0, FormatId::Q8_K,
-                 Q6_KR::to_float, Q6_KR::from_float, Q6_KR::dot};
-  t.rearranges = FormatId::Q6_K;
-  t.rearrange = q6_kr_from_q6_k;
-  t.aligned_at = [](int64_t n) { return q6_kr_codes_start(n / kQK_K); };
-  return t;
+  return kr_row<Q6_KR, BlockQ6_K, kQ6_KRHeader>(FormatId::Q6_KR, "q6_kr", FormatId::Q6_K, q6_kr_from_q6_k);
 }
 
 }  // namespace nb::formats

@@ -182,15 +182,19 @@ inline __m512i q6_code(__m512i low_nibble, __m512i high_at_4) {
 }
 
 // Each weight format: where its block s of a row of nsb blocks lies, how to
-// unpack it and which arithmetic applies.
-struct Q4_KFile {
-  static constexpr bool kQ6 = false;
-  static const uint8_t* block(const uint8_t* row, int64_t, int64_t s) { return row + sizeof(BlockQ4_K) * size_t(s); }
-  static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
-    prefetch_range(reinterpret_cast<const char*>(block(row, nsb, s)) + kPrefetchAhead, sizeof(BlockQ4_K));
+// unpack it and which arithmetic applies. File layouts: blocks one after another.
+template <class Block>
+struct FileRows {
+  static const uint8_t* block(const uint8_t* row, int64_t s) { return row + sizeof(Block) * size_t(s); }
+  static void prefetch(const uint8_t* row, int64_t, int64_t s) {
+    prefetch_range(reinterpret_cast<const char*>(block(row, s)) + kPrefetchAhead, sizeof(Block));
   }
-  static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
-    const uint8_t* b = block(row, nsb, s);
+};
+
+struct Q4_KFile : FileRows<BlockQ4_K> {
+  static constexpr bool kQ6 = false;
+  static void unpack(const uint8_t* row, int64_t, int64_t s, KBlock& u) {
+    const uint8_t* b = block(row, s);
     const __m512i q0 = _mm512_loadu_si512(b + 16), q1 = _mm512_loadu_si512(b + 80);
     for (int v = 0; v < 4; ++v)
       u.q[v] = _mm512_and_si512(
@@ -201,14 +205,10 @@ struct Q4_KFile {
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k4_fma(u, a, acc); }
 };
 
-struct Q5_KFile {
+struct Q5_KFile : FileRows<BlockQ5_K> {
   static constexpr bool kQ6 = false;
-  static const uint8_t* block(const uint8_t* row, int64_t, int64_t s) { return row + sizeof(BlockQ5_K) * size_t(s); }
-  static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
-    prefetch_range(reinterpret_cast<const char*>(block(row, nsb, s)) + kPrefetchAhead, sizeof(BlockQ5_K));
-  }
-  static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
-    const uint8_t* b = block(row, nsb, s);
+  static void unpack(const uint8_t* row, int64_t, int64_t s, KBlock& u) {
+    const uint8_t* b = block(row, s);
     const __m512i q0 = _mm512_loadu_si512(b + 48), q1 = _mm512_loadu_si512(b + 112);
     const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)));
     for (int v = 0; v < 4; ++v) {
@@ -226,14 +226,10 @@ struct Q5_KFile {
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k5_fma(u, a, acc); }
 };
 
-struct Q6_KFile {
+struct Q6_KFile : FileRows<BlockQ6_K> {
   static constexpr bool kQ6 = true;
-  static const uint8_t* block(const uint8_t* row, int64_t, int64_t s) { return row + sizeof(BlockQ6_K) * size_t(s); }
-  static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
-    prefetch_range(reinterpret_cast<const char*>(block(row, nsb, s)) + kPrefetchAhead, sizeof(BlockQ6_K));
-  }
-  static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
-    const auto* b = reinterpret_cast<const BlockQ6_K*>(block(row, nsb, s));
+  static void unpack(const uint8_t* row, int64_t, int64_t s, KBlock& u) {
+    const auto* b = reinterpret_cast<const BlockQ6_K*>(block(row, s));
     const __m512i l0 = _mm512_loadu_si512(b->ql), l1 = _mm512_loadu_si512(b->ql + 64);
     const __m512i qh = _mm512_loadu_si512(b->qh);
     for (int v = 0; v < 4; ++v) {
@@ -250,15 +246,20 @@ struct Q6_KFile {
 };
 
 // Q4_KR / Q5_KR / Q6_KR: headers first, then each block's codes (blocks.h).
-struct Q4_KR {
-  static constexpr bool kQ6 = false;
-  static const uint8_t* codes(const uint8_t* row, int64_t nsb, int64_t s) {
-    return row + formats::kQ4_KRHeader * nsb + formats::kQ4_KRCodes * s;
-  }
+// The headers are prefetched 16 blocks ahead (one line per block step is
+// more than enough for 16-48 byte headers).
+template <int64_t kHeader, int64_t kCodes>
+struct KRRows {
+  static const uint8_t* header(const uint8_t* row, int64_t s) { return row + kHeader * s; }
+  static const uint8_t* codes(const uint8_t* row, int64_t nsb, int64_t s) { return row + kHeader * nsb + kCodes * s; }
   static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
-    prefetch_range(reinterpret_cast<const char*>(codes(row, nsb, s)) + kPrefetchAhead, formats::kQ4_KRCodes);
-    _mm_prefetch(reinterpret_cast<const char*>(row + formats::kQ4_KRHeader * s) + 256, _MM_HINT_T0);
+    prefetch_range(reinterpret_cast<const char*>(codes(row, nsb, s)) + kPrefetchAhead, kCodes);
+    _mm_prefetch(reinterpret_cast<const char*>(header(row, s)) + 16 * kHeader, _MM_HINT_T0);
   }
+};
+
+struct Q4_KR : KRRows<formats::kQ4_KRHeader, formats::kQ4_KRCodes> {
+  static constexpr bool kQ6 = false;
   static void unpack_codes(const uint8_t* c, KBlock& u) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i c0 = _mm512_loadu_si512(c), c1 = _mm512_loadu_si512(c + 64);
@@ -269,23 +270,16 @@ struct Q4_KR {
   }
   static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
     unpack_codes(codes(row, nsb, s), u);
-    k4_header(row + formats::kQ4_KRHeader * s, u.sc, u.d);
+    k4_header(header(row, s), u.sc, u.d);
   }
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k4_fma(u, a, acc); }
 };
 
-struct Q5_KR {
+struct Q5_KR : KRRows<formats::kQ5_KRHeader, formats::kQ5_KRCodes> {
   static constexpr bool kQ6 = false;
-  static const uint8_t* codes(const uint8_t* row, int64_t nsb, int64_t s) {
-    return row + formats::kQ5_KRHeader * nsb + formats::kQ5_KRCodes * s;
-  }
-  static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
-    prefetch_range(reinterpret_cast<const char*>(codes(row, nsb, s)) + kPrefetchAhead, formats::kQ5_KRCodes);
-    _mm_prefetch(reinterpret_cast<const char*>(row + formats::kQ5_KRHeader * s) + 768, _MM_HINT_T0);
-  }
   static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
     Q4_KR::unpack_codes(codes(row, nsb, s), u);
-    const uint8_t* hdr = row + formats::kQ5_KRHeader * s;
+    const uint8_t* hdr = header(row, s);
     const __m512i sixteen = _mm512_set1_epi8(0x10);
     for (int v = 0; v < 4; ++v) {  // the fifth bits: one mask per vector
       uint64_t bits;
@@ -297,15 +291,8 @@ struct Q5_KR {
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k5_fma(u, a, acc); }
 };
 
-struct Q6_KR {
+struct Q6_KR : KRRows<formats::kQ6_KRHeader, formats::kQ6_KRCodes> {
   static constexpr bool kQ6 = true;
-  static const uint8_t* codes(const uint8_t* row, int64_t nsb, int64_t s) {
-    return row + formats::kQ6_KRHeader * nsb + formats::kQ6_KRCodes * s;
-  }
-  static void prefetch(const uint8_t* row, int64_t nsb, int64_t s) {
-    prefetch_range(reinterpret_cast<const char*>(codes(row, nsb, s)) + kPrefetchAhead, formats::kQ6_KRCodes);
-    _mm_prefetch(reinterpret_cast<const char*>(row + formats::kQ6_KRHeader * s) + 256, _MM_HINT_T0);
-  }
   static void unpack(const uint8_t* row, int64_t nsb, int64_t s, KBlock& u) {
     const uint8_t* c = codes(row, nsb, s);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
@@ -315,7 +302,7 @@ struct Q6_KR {
     u.q[1] = q6_code(_mm512_and_si512(_mm512_srli_epi16(c0, 4), m4), _mm512_slli_epi16(h, 2));
     u.q[2] = q6_code(_mm512_and_si512(c1, m4), h);
     u.q[3] = q6_code(_mm512_and_si512(_mm512_srli_epi16(c1, 4), m4), _mm512_srli_epi16(h, 2));
-    const uint8_t* hdr = row + formats::kQ6_KRHeader * s;
+    const uint8_t* hdr = header(row, s);
     u.sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hdr + 2)));
     uint16_t d;
     std::memcpy(&d, hdr, 2);
