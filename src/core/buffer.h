@@ -1,5 +1,5 @@
-// Owning, aligned, device-tagged memory. CPU buffers are 64-byte aligned so
-// AVX-512 loads of repacked weights never split cache lines.
+// Owning, aligned, device-tagged memory, zero-filled. CPU buffers are 64-byte
+// aligned so AVX-512 loads of repacked weights never split cache lines.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,8 +28,11 @@ class Buffer {
   bool empty() const { return size_ == 0; }
 
  private:
+  void release();
+
   void* data_ = nullptr;
   size_t size_ = 0;
+  bool mapped_ = false;  // from mmap (large buffers), else aligned_alloc
   Device device_ = Device::CPU;
 };
 

@@ -279,20 +279,9 @@ void q6_k_from_float(const float* src, void* dst, int64_t n) {
 
 // ---- Q4_KR / Q6_KR (blocks.h): the same blocks, headers first, codes in kr_elem order
 
-// Codes of element order <-> the kr_elem order of one block's code bytes.
-// nibble_bytes: 128 bytes of low nibbles (vectors 2h, 2h+1 in chunk h);
-// high: Q6_KR's 64 bytes of top bits, or nullptr for Q4_KR.
-void kr_put_codes(const uint8_t* codes, uint8_t* nibble_bytes, uint8_t* high) {
-  std::memset(nibble_bytes, 0, 128);
-  if (high) std::memset(high, 0, 64);
-  for (int v = 0; v < 4; ++v)
-    for (int l = 0; l < 16; ++l)
-      for (int k = 0; k < 4; ++k) {
-        const int b = 4 * l + k, c = codes[kr_elem(v, l, k)];
-        nibble_bytes[64 * (v / 2) + b] |= uint8_t((c & 0xF) << (4 * (v % 2)));
-        if (high) high[b] |= uint8_t((c >> 4) << (2 * v));
-      }
-}
+// The 256 codes of one block, element order, from its kr_elem-order code
+// bytes: nibble_bytes (128 bytes, vectors 2h and 2h + 1 in chunk h) and high
+// (Q6_KR's 64 bytes of top bits, or nullptr).
 void kr_get_codes(const uint8_t* nibble_bytes, const uint8_t* high, uint8_t* codes) {
   for (int v = 0; v < 4; ++v)
     for (int l = 0; l < 16; ++l)
@@ -317,15 +306,35 @@ BlockQ4_K q4_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
   return b;
 }
 
+// The rearrangements below read each code where q4_k_code / q6_k_code find
+// element kr_elem(v, l, k) = 16 l + 4 v + k and write it where blocks.h
+// places it, a byte or a bit at a time (they run at load, on every weight).
+// Q4_K/Q5_K: that element is in qs[32 (l/4) + 16 (l%2) + 4 v + k], high nibble when l%4 >= 2.
+// Four codes (one 32-bit lane) at a time: bytes k = 0..3 of a word.
+uint32_t word_at(const uint8_t* p) {
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+void put_word(uint8_t* p, uint32_t w) { std::memcpy(p, &w, 4); }
+
+void q4_kr_nibbles(const uint8_t* qs, uint8_t* out) {
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 16; ++l) {
+      const uint8_t* q = qs + 32 * (l / 4) + 16 * (l % 2) + 8 * h;  // vector 2h; 2h + 1 is 4 bytes on
+      const int shift = l % 4 >= 2 ? 4 : 0;
+      put_word(out + 64 * h + 4 * l,
+               ((word_at(q) >> shift) & 0x0F0F0F0Fu) | ((word_at(q + 4) >> shift) & 0x0F0F0F0Fu) << 4);
+    }
+}
+
 void q4_kr_from_q4_k(const void* src, void* dst, int64_t n) {
   const BlockQ4_K* b = static_cast<const BlockQ4_K*>(src);
   uint8_t* row = static_cast<uint8_t*>(dst);
   const int64_t nb = n / kQK_K;
-  uint8_t codes[kQK_K];
   for (int64_t i = 0; i < nb; ++i) {
     std::memcpy(row + kQ4_KRHeader * i, &b[i], kQ4_KRHeader);
-    for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q4_k_code(b[i].qs, e));
-    kr_put_codes(codes, row + q4_kr_codes_start(nb) + kQ4_KRCodes * i, nullptr);
+    q4_kr_nibbles(b[i].qs, row + q4_kr_codes_start(nb) + kQ4_KRCodes * i);
   }
 }
 
@@ -350,19 +359,23 @@ BlockQ5_K q5_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
   return b;
 }
 
+// Q5_K's fifth bit of that element: bit 2 (l/4) + (l%4 >= 2) of qh[16 (l%2) + 4 v + k].
 void q5_kr_from_q5_k(const void* src, void* dst, int64_t n) {
   const BlockQ5_K* b = static_cast<const BlockQ5_K*>(src);
   uint8_t* row = static_cast<uint8_t*>(dst);
   const int64_t nb = n / kQK_K;
-  uint8_t codes[kQK_K];
   for (int64_t i = 0; i < nb; ++i) {
     uint8_t* hdr = row + kQ5_KRHeader * i;
     std::memcpy(hdr, &b[i], 16);
-    for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q5_k_code(b[i], e));
-    kr_put_codes(codes, row + q5_kr_codes_start(nb) + kQ5_KRCodes * i, nullptr);  // the low four bits
+    q4_kr_nibbles(b[i].qs, row + q5_kr_codes_start(nb) + kQ5_KRCodes * i);
     std::memset(hdr + 16, 0, 32);
     for (int v = 0; v < 4; ++v)
-      for (int j = 0; j < 64; ++j) hdr[16 + 8 * v + j / 8] |= uint8_t((codes[kr_elem(v, j / 4, j % 4)] >> 4) << (j % 8));
+      for (int l = 0; l < 16; ++l) {
+        // The four bytes' bits, one per byte at bit 0, then packed into 4 bits.
+        const uint32_t m = (word_at(b[i].qh + 16 * (l % 2) + 4 * v) >> (2 * (l / 4) + (l % 4 >= 2 ? 1 : 0))) & 0x01010101u;
+        const uint32_t bits4 = (m | m >> 7 | m >> 14 | m >> 21) & 0xF;
+        hdr[16 + 8 * v + l / 2] |= uint8_t(bits4 << (4 * (l % 2)));
+      }
   }
 }
 
@@ -377,17 +390,30 @@ BlockQ6_K q6_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
   return b;
 }
 
+// Q6_K: element 16 l + 4 v + k has its low four bits in
+// ql[64 (l/8) + 16 (l%2) + 4 v + k + 32 (q & 1)] (high nibble when q >= 2) and
+// its top two in bits 2q.. of qh[32 (l/8) + 16 (l%2) + 4 v + k], q = (l%8) / 2.
 void q6_kr_from_q6_k(const void* src, void* dst, int64_t n) {
   const BlockQ6_K* b = static_cast<const BlockQ6_K*>(src);
   uint8_t* row = static_cast<uint8_t*>(dst);
   const int64_t nb = n / kQK_K;
-  uint8_t codes[kQK_K];
   for (int64_t i = 0; i < nb; ++i) {
     std::memcpy(row + kQ6_KRHeader * i, &b[i].d, 2);
     std::memcpy(row + kQ6_KRHeader * i + 2, b[i].scales, 16);
-    for (int e = 0; e < kQK_K; ++e) codes[e] = uint8_t(q6_k_code(b[i], e) + 32);
     uint8_t* c = row + q6_kr_codes_start(nb) + kQ6_KRCodes * i;
-    kr_put_codes(codes, c, c + 128);
+    for (int l = 0; l < 16; ++l) {
+      const int q = (l % 8) / 2, at = 16 * (l % 2);
+      const uint8_t* ql = b[i].ql + 64 * (l / 8) + at + 32 * (q & 1);
+      const uint8_t* qh = b[i].qh + 32 * (l / 8) + at;
+      uint32_t high = 0;
+      for (int h = 0; h < 2; ++h) {  // vectors 2h and 2h + 1 share a nibble byte
+        const uint32_t lo = (word_at(ql + 8 * h) >> (q >= 2 ? 4 : 0)) & 0x0F0F0F0Fu;
+        const uint32_t hi = (word_at(ql + 8 * h + 4) >> (q >= 2 ? 4 : 0)) & 0x0F0F0F0Fu;
+        put_word(c + 64 * h + 4 * l, lo | hi << 4);
+      }
+      for (int v = 0; v < 4; ++v) high |= ((word_at(qh + 4 * v) >> (2 * q)) & 0x03030303u) << (2 * v);
+      put_word(c + 128 + 4 * l, high);
+    }
   }
 }
 
