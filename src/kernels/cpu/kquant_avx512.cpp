@@ -343,7 +343,9 @@ void k_tile_c(int c, const uint8_t* w, size_t wrb, int64_t nsb, const KAct* xa, 
     case 1: return k_tile<F, R, 1>(w, wrb, nsb, xa, y, ys, 1);
     case 2: return k_tile<F, R, 2>(w, wrb, nsb, xa, y, ys, 1);
     case 3: return k_tile<F, R, 3>(w, wrb, nsb, xa, y, ys, 1);
-    default: return k_tile<F, R, 4>(w, wrb, nsb, xa, y, ys, 1);
+    case 4: return k_tile<F, R, 4>(w, wrb, nsb, xa, y, ys, 1);
+    case 5: return k_tile<F, R, 5>(w, wrb, nsb, xa, y, ys, 1);
+    default: return k_tile<F, R, 6>(w, wrb, nsb, xa, y, ys, 1);
   }
 }
 
@@ -361,7 +363,10 @@ void matmul_k(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, con
         [&](int64_t r) { k_tile<F, 1, 1>(w + r * wrb, wrb, nsb, xa, y + r, ys, 1); });
     return;
   }
-  constexpr int C = 4;
+  // 2 rows x 6 tokens: 12 accumulators beside the two rows' unpacked blocks.
+  // 6 against 4 tokens (bench --kernels, 3 interleaved runs): prefill Q4_KR
+  // 183-196 -> 196-203 GMAC/s, Q5_KR 151-156 -> 166-171, Q6_KR 179-180 -> 195-201.
+  constexpr int C = 6;
   const int64_t rb = row_block(wrb, 2);
   for (int64_t b0 = r0; b0 < r1; b0 += rb) {
     const int64_t b1 = b0 + rb < r1 ? b0 + rb : r1;
