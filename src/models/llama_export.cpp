@@ -111,7 +111,8 @@ Status add_llama_weights_to_gguf(const io::ModelFile& in, const LlamaWeights& lw
     const auto& tr = formats::traits(t);
     if (!tr.from_float || !tr.dot || tr.dot_i32)
       return Status::Error(std::string("convert: a Llama model cannot be written as ") + tr.name +
-                           " (f32, f16, bf16, q8_0, q4_0, tq1_0, tq2_0, mxfp4, mxfp4_fpq, nvfp4, int4_g32/64/128)");
+                           " (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k, tq1_0, tq2_0, mxfp4, mxfp4_fpq, nvfp4, "
+                           "int4_g32/64/128)");
   }
   w.add_string("general.architecture", "llama");
   w.add_string("general.name", in.get_string_or("general.name", "nibble-converted"));
