@@ -1,7 +1,7 @@
 // Q4_K, Q5_K, Q6_K: llama.cpp's K-quant weight formats (layouts in blocks.h).
 // nibble reads them (decode and dot against Q8_K activations) and writes them
-// with a plain round-to-nearest encoder (min/max per sub-block; llama.cpp's
-// own quantizer searches each sub-block's scale and so loses a little less).
+// by rounding to nearest on a grid per sub-block (Q4_K/Q5_K: min/max refined
+// by least squares; Q6_K: the largest magnitude at -32), scales to 6 or 8 bits.
 //
 // Dots work per super-block in integers, like the format intends:
 //   Q4_K/Q5_K: d_a * (d * sum_j sc_j * sum(q * a) - dmin * sum_j m_j * sum(a))
@@ -138,7 +138,6 @@ float q6_k_dot(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
-
 // ---- encoders ---------------------------------------------------------------
 
 // Nearest integer (ties to even, the default rounding mode) clamped to [lo, hi].
@@ -179,7 +178,7 @@ void fit_sub_block(const float* x, int qmax, float* step, float* lift) {
 // Each sub-block gets its grid (fit_sub_block); d and dmin make the largest
 // sub-block step and minimum exact in 6 bits, the rest round.
 // codes[i] receives q of value i.
-void encode_k_minmax(const float* x, int qmax, uint16_t* d16, uint16_t* dmin16, uint8_t* scales, uint8_t* codes) {
+void encode_k_grid(const float* x, int qmax, uint16_t* d16, uint16_t* dmin16, uint8_t* scales, uint8_t* codes) {
   constexpr int kSubs = kQK_K / kSub;
   float step[kSubs], lift[kSubs];
   float step_max = 0.0f, lift_max = 0.0f;
@@ -218,8 +217,18 @@ void q4_k_from_float(const float* src, void* dst, int64_t n) {
   BlockQ4_K* b = static_cast<BlockQ4_K*>(dst);
   uint8_t codes[kQK_K];
   for (int64_t s = 0; s < n / kQK_K; ++s) {
-    encode_k_minmax(src + s * kQK_K, 15, &b[s].d, &b[s].dmin, b[s].scales, codes);
+    encode_k_grid(src + s * kQK_K, 15, &b[s].d, &b[s].dmin, b[s].scales, codes);
     put_nibbles_k(codes, b[s].qs);
+  }
+}
+
+// The 5-bit codes into qs and qh, in q5_k_code's order.
+void put_q5_k_codes(const uint8_t* codes, BlockQ5_K& b) {
+  put_nibbles_k(codes, b.qs);
+  std::memset(b.qh, 0, sizeof(b.qh));
+  for (int i = 0; i < kQK_K; ++i) {
+    const int c = i / 64, r = i % 64;
+    b.qh[r % 32] |= uint8_t((codes[i] >> 4) << (2 * c + (r < 32 ? 0 : 1)));
   }
 }
 
@@ -227,13 +236,8 @@ void q5_k_from_float(const float* src, void* dst, int64_t n) {
   BlockQ5_K* b = static_cast<BlockQ5_K*>(dst);
   uint8_t codes[kQK_K];
   for (int64_t s = 0; s < n / kQK_K; ++s) {
-    encode_k_minmax(src + s * kQK_K, 31, &b[s].d, &b[s].dmin, b[s].scales, codes);
-    put_nibbles_k(codes, b[s].qs);
-    std::memset(b[s].qh, 0, sizeof(b[s].qh));
-    for (int i = 0; i < kQK_K; ++i) {  // q5_k_code's fifth bits
-      const int c = i / 64, r = i % 64;
-      b[s].qh[r % 32] |= uint8_t((codes[i] >> 4) << (2 * c + (r < 32 ? 0 : 1)));
-    }
+    encode_k_grid(src + s * kQK_K, 31, &b[s].d, &b[s].dmin, b[s].scales, codes);
+    put_q5_k_codes(codes, b[s]);
   }
 }
 
@@ -277,7 +281,7 @@ void q6_k_from_float(const float* src, void* dst, int64_t n) {
   }
 }
 
-// ---- Q4_KR / Q6_KR (blocks.h): the same blocks, headers first, codes in kr_elem order
+// ---- Q4_KR / Q5_KR / Q6_KR (blocks.h): the same blocks, headers first, codes in kr_elem order
 
 // The 256 codes of one block, element order, from its kr_elem-order code
 // bytes: nibble_bytes (128 bytes, vectors 2h and 2h + 1 in chunk h) and high
@@ -345,17 +349,12 @@ BlockQ5_K q5_kr_block(const uint8_t* row, int64_t nb, int64_t i) {
   std::memcpy(&b, hdr, 16);  // d, dmin, scales
   uint8_t codes[kQK_K];
   kr_get_codes(row + q5_kr_codes_start(nb) + kQ5_KRCodes * i, nullptr, codes);
-  std::memset(b.qh, 0, sizeof(b.qh));
   for (int v = 0; v < 4; ++v)
     for (int j = 0; j < 64; ++j) {
       const int e = kr_elem(v, j / 4, j % 4), bit = (hdr[16 + 8 * v + j / 8] >> (j % 8)) & 1;
       codes[e] = uint8_t(codes[e] | bit << 4);
     }
-  put_nibbles_k(codes, b.qs);
-  for (int e = 0; e < kQK_K; ++e) {  // q5_k_code's fifth bits
-    const int c = e / 64, r = e % 64;
-    b.qh[r % 32] |= uint8_t((codes[e] >> 4) << (2 * c + (r < 32 ? 0 : 1)));
-  }
+  put_q5_k_codes(codes, b);
   return b;
 }
 

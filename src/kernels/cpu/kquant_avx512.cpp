@@ -1,6 +1,7 @@
 // AVX-512 VNNI kernels for llama.cpp's K-quants against Q8_K activations:
-// Q4_K, Q5_K and Q6_K in their file layouts (under --no-repack), and Q4_KR / Q5_KR / Q6_KR, the layouts they are rearranged
-// to at load (formats/blocks.h). Internal to this file, as kernels_avx512.cpp.
+// Q4_K, Q5_K and Q6_K in their file layouts (under --no-repack), and Q4_KR /
+// Q5_KR / Q6_KR, the layouts they are rearranged to at load
+// (formats/blocks.h). Internal to this file, as kernels_avx512.cpp.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -176,6 +177,12 @@ inline __m512 k6_fma(const KBlock& u, const KAct& a, __m512 acc) {
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(x), _mm512_mul_ps(u.d, _mm512_load_ps(a.dav)), acc);
 }
 
+// Q6_K's 16 int8 scales (lane l: sub-block l's) and fp16 d.
+inline void k6_header(const void* scales, uint16_t d, KBlock& u) {
+  u.sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(static_cast<const __m128i*>(scales)));
+  u.d = _mm512_cvtph_ps(_mm256_set1_epi16(short(d)));
+}
+
 // Q6_K codes: low nibble | two high bits at bits 4..5 (0xF8: a | (b & c)).
 inline __m512i q6_code(__m512i low_nibble, __m512i high_at_4) {
   return _mm512_ternarylogic_epi32(low_nibble, high_at_4, _mm512_set1_epi8(0x30), 0xF8);
@@ -191,15 +198,19 @@ struct FileRows {
   }
 };
 
+// Q4_K's and Q5_K's low four bits of vector v from the 128 bytes of qs (q0, q1).
+inline __m512i k4_file_nibbles(__m512i q0, __m512i q1, int v) {
+  return _mm512_and_si512(
+      _mm512_srlv_epi32(_mm512_permutex2var_epi32(q0, load_table(kT.q4_gather[v]), q1), load_table(kT.q4_nibble)),
+      _mm512_set1_epi8(0x0F));
+}
+
 struct Q4_KFile : FileRows<BlockQ4_K> {
   static constexpr bool kQ6 = false;
   static void unpack(const uint8_t* row, int64_t, int64_t s, KBlock& u) {
     const uint8_t* b = block(row, s);
     const __m512i q0 = _mm512_loadu_si512(b + 16), q1 = _mm512_loadu_si512(b + 80);
-    for (int v = 0; v < 4; ++v)
-      u.q[v] = _mm512_and_si512(
-          _mm512_srlv_epi32(_mm512_permutex2var_epi32(q0, load_table(kT.q4_gather[v]), q1), load_table(kT.q4_nibble)),
-          _mm512_set1_epi8(0x0F));
+    for (int v = 0; v < 4; ++v) u.q[v] = k4_file_nibbles(q0, q1, v);
     k4_header(b, u.sc, u.d);
   }
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k4_fma(u, a, acc); }
@@ -212,9 +223,7 @@ struct Q5_KFile : FileRows<BlockQ5_K> {
     const __m512i q0 = _mm512_loadu_si512(b + 48), q1 = _mm512_loadu_si512(b + 112);
     const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)));
     for (int v = 0; v < 4; ++v) {
-      const __m512i low = _mm512_and_si512(
-          _mm512_srlv_epi32(_mm512_permutex2var_epi32(q0, load_table(kT.q4_gather[v]), q1), load_table(kT.q4_nibble)),
-          _mm512_set1_epi8(0x0F));
+      const __m512i low = k4_file_nibbles(q0, q1, v);
       // The fifth bit: qh dword 4 (l%2) + v, which q4_gather's index also picks
       // from qh's two copies, rotated to bit 4.
       const __m512i high = _mm512_rolv_epi32(_mm512_permutexvar_epi32(load_table(kT.q4_gather[v]), qh),
@@ -239,8 +248,7 @@ struct Q6_KFile : FileRows<BlockQ6_K> {
       u.q[v] = q6_code(low, _mm512_rolv_epi32(_mm512_permutexvar_epi32(load_table(kT.q6_gather_high[v]), qh),
                                                load_table(kT.q6_rotate)));
     }
-    u.sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b->scales)));
-    u.d = _mm512_cvtph_ps(_mm256_set1_epi16(short(b->d)));
+    k6_header(b->scales, b->d, u);
   }
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k6_fma(u, a, acc); }
 };
@@ -303,10 +311,9 @@ struct Q6_KR : KRRows<formats::kQ6_KRHeader, formats::kQ6_KRCodes> {
     u.q[2] = q6_code(_mm512_and_si512(c1, m4), h);
     u.q[3] = q6_code(_mm512_and_si512(_mm512_srli_epi16(c1, 4), m4), _mm512_srli_epi16(h, 2));
     const uint8_t* hdr = header(row, s);
-    u.sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hdr + 2)));
     uint16_t d;
     std::memcpy(&d, hdr, 2);
-    u.d = _mm512_cvtph_ps(_mm256_set1_epi16(short(d)));
+    k6_header(hdr + 2, d, u);
   }
   static __m512 fma(const KBlock& u, const KAct& a, __m512 acc) { return k6_fma(u, a, acc); }
 };

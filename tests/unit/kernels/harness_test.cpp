@@ -193,9 +193,9 @@ double abs_terms(FormatId f, const uint8_t* w, const uint8_t* x, int64_t k) {
     const auto* xb = reinterpret_cast<const formats::BlockQ8_K*>(x);
     for (int64_t s = 0; s < k / 256; ++s) {
       // d, dmin and the scales: each block's first 16 bytes (Q4_KR/Q5_KR: of its header).
-      const size_t at = size_t(s) * (f == FormatId::Q4_KR   ? 16
-                                     : f == FormatId::Q5_KR ? 48
-                                                            : formats::traits(f).block_bytes);
+      const size_t at = size_t(s) * size_t(f == FormatId::Q4_KR   ? formats::kQ4_KRHeader
+                                           : f == FormatId::Q5_KR ? formats::kQ5_KRHeader
+                                                                  : int64_t(formats::traits(f).block_bytes));
       uint16_t dmin;
       uint8_t sc[12];
       std::memcpy(&dmin, w + at + 2, 2);
