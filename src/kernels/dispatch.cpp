@@ -68,14 +68,12 @@ int best_level() {
 }
 
 // Apply one level on top of `t`, recording which matmul (or matmul_scaled)
-// entries it replaced (unless the registering code already named itself).
+// entries it replaced.
 void apply(KernelTable& t, const Level& level) {
   KernelTable before = t;
   level.add(t);
-  for (size_t f = 0; f < size_t(FormatId::kCount); ++f) {
-    const bool replaced = t.matmul[f] != before.matmul[f] || t.matmul_scaled[f] != before.matmul_scaled[f];
-    if (replaced && t.matmul_isa[f] == before.matmul_isa[f]) t.matmul_isa[f] = level.isa;
-  }
+  for (size_t f = 0; f < size_t(FormatId::kCount); ++f)
+    if (t.matmul[f] != before.matmul[f] || t.matmul_scaled[f] != before.matmul_scaled[f]) t.matmul_isa[f] = level.isa;
   t.isa = level.isa;
 }
 

@@ -32,7 +32,9 @@ struct KernelTable {
   // rearranges it (AVX-512: Q8_0 -> Q8_0R), or kCount for the file's own.
   FormatId load_layout[size_t(FormatId::kCount)];
   MatmulRowsFn matmul[size_t(FormatId::kCount)] = {};
-  const char* matmul_isa[size_t(FormatId::kCount)] = {};  // who provided each matmul / matmul_scaled entry
+  // Who provided each matmul / matmul_scaled entry: the level that last
+  // replaced it (dispatch.cpp stamps it; registering code only sets kernels).
+  const char* matmul_isa[size_t(FormatId::kCount)] = {};
   MatmulScaledRowsFn matmul_scaled[size_t(FormatId::kCount)] = {};  // tensor-scale formats
   QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
   void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;
@@ -49,6 +51,8 @@ struct KernelTable {
   // Optimized versions keep exactly those operations (out in registers).
   void (*attend_head)(float* out, const float* q, const float* k, const float* v, int64_t head_dim, int64_t n,
                       int64_t kv_stride, float scale, float* scores) = nullptr;
+
+  void set_matmul(FormatId f, MatmulRowsFn fn) { matmul[size_t(f)] = fn; }
 };
 
 // The scalar table (ref/): the oracle.

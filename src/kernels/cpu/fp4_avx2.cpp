@@ -44,13 +44,10 @@ using formats::BlockInt4;
 using formats::BlockMXFP4;
 using formats::BlockNVFP4;
 
-constexpr const char* kIsa = "avx2";
-
 constexpr int kDecodeRows = 4;
 constexpr int kPrefillRows = 2, kPrefillCols = 4;  // 8 accumulators of 16 ymm
 constexpr size_t kPrefetchAhead = 2048;  // as fp4_avx512.cpp
 constexpr size_t kRowBlockBytes = 256 * 1024;
-
 
 // 8 bf16 activations as fp32 (exact).
 inline __m256 load_bf16x8(const uint16_t* p) {
@@ -278,16 +275,12 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
 }  // namespace
 
 void register_fp4_avx2(KernelTable& t) {
-  auto set = [&](FormatId f, MatmulRowsFn fn) {
-    t.matmul[size_t(f)] = fn;
-    t.matmul_isa[size_t(f)] = kIsa;
-  };
-  set(FormatId::MXFP4, matmul_w4<MxW<1>>);
-  set(FormatId::MXFP4_FPQ, matmul_w4<MxW<3>>);
-  set(FormatId::NVFP4, matmul_w4<NvW>);
-  set(FormatId::INT4_G32, matmul_w4<Int4W<32>>);
-  set(FormatId::INT4_G64, matmul_w4<Int4W<64>>);
-  set(FormatId::INT4_G128, matmul_w4<Int4W<128>>);
+  t.set_matmul(FormatId::MXFP4, matmul_w4<MxW<1>>);
+  t.set_matmul(FormatId::MXFP4_FPQ, matmul_w4<MxW<3>>);
+  t.set_matmul(FormatId::NVFP4, matmul_w4<NvW>);
+  t.set_matmul(FormatId::INT4_G32, matmul_w4<Int4W<32>>);
+  t.set_matmul(FormatId::INT4_G64, matmul_w4<Int4W<64>>);
+  t.set_matmul(FormatId::INT4_G128, matmul_w4<Int4W<128>>);
 }
 
 }  // namespace nb::kernels

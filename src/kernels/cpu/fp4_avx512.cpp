@@ -106,8 +106,6 @@ using formats::BlockInt4;
 using formats::BlockMXFP4;
 using formats::BlockNVFP4;
 
-constexpr const char* kIsa = "avx512-vnni";  // the level's name (dispatch.cpp)
-
 // Rows (sequential streams) decoded together.
 #ifndef NIBBLE_FP4_DECODE_ROWS
 #define NIBBLE_FP4_DECODE_ROWS 4
@@ -704,20 +702,16 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
 void register_fp4_avx512(KernelTable& t) {
   const CpuFeatures f = cpu_features();
   if (!f.avx512bf16 || !f.avx512vbmi) return;  // the AVX2 kernels stay
-  auto set = [&](FormatId f, MatmulRowsFn fn) {
-    t.matmul[size_t(f)] = fn;
-    t.matmul_isa[size_t(f)] = kIsa;
-  };
-  set(FormatId::MXFP4, matmul_w4<MxW<1>>);
-  set(FormatId::MXFP4_FPQ, matmul_w4<MxW<3>>);
-  set(FormatId::NVFP4, matmul_w4<NvW>);
-  set(FormatId::INT4_G32, matmul_w4<Int4W<32>>);
-  set(FormatId::INT4_G64, matmul_w4<Int4W<64>>);
-  set(FormatId::INT4_G128, matmul_w4<Int4W<128>>);
+  t.set_matmul(FormatId::MXFP4, matmul_w4<MxW<1>>);
+  t.set_matmul(FormatId::MXFP4_FPQ, matmul_w4<MxW<3>>);
+  t.set_matmul(FormatId::NVFP4, matmul_w4<NvW>);
+  t.set_matmul(FormatId::INT4_G32, matmul_w4<Int4W<32>>);
+  t.set_matmul(FormatId::INT4_G64, matmul_w4<Int4W<64>>);
+  t.set_matmul(FormatId::INT4_G128, matmul_w4<Int4W<128>>);
   // The W4R layouts, made at load (INT4-g128's own blocks already give one
   // load per 128 codes).
   auto w4r = [&](FormatId file, FormatId r, MatmulRowsFn fn) {
-    set(r, fn);
+    t.set_matmul(r, fn);
     t.load_layout[size_t(file)] = r;
   };
   w4r(FormatId::MXFP4, FormatId::MXFP4R, matmul_w4<MxW<1>, true>);

@@ -39,10 +39,7 @@ using formats::BlockQ8_K;
 using formats::kQK8_0;
 using formats::kQK_K;
 
-constexpr const char* kIsa = "avx2";
-
 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
-
 
 inline void prefetch_range(const char* p, size_t bytes) {
   for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
@@ -699,18 +696,14 @@ void axpy_f32(float* y, float a, const float* x, int64_t n) {
 }  // namespace
 
 void register_avx2(KernelTable& t) {
-  auto set = [&](FormatId f, MatmulRowsFn fn) {
-    t.matmul[size_t(f)] = fn;
-    t.matmul_isa[size_t(f)] = kIsa;
-  };
-  set(FormatId::F32, matmul_float<F32W>);
-  set(FormatId::F16, matmul_float<F16W>);
-  set(FormatId::BF16, matmul_float<BF16W>);
-  set(FormatId::Q8_0, matmul_q<Q8_0W>);
-  set(FormatId::Q4_0, matmul_q<Q4_0W>);
-  set(FormatId::Q4_K, matmul_k<Q4_KW>);
-  set(FormatId::Q5_K, matmul_k<Q5_KW>);
-  set(FormatId::Q6_K, matmul_k<Q6_KW>);
+  t.set_matmul(FormatId::F32, matmul_float<F32W>);
+  t.set_matmul(FormatId::F16, matmul_float<F16W>);
+  t.set_matmul(FormatId::BF16, matmul_float<BF16W>);
+  t.set_matmul(FormatId::Q8_0, matmul_q<Q8_0W>);
+  t.set_matmul(FormatId::Q4_0, matmul_q<Q4_0W>);
+  t.set_matmul(FormatId::Q4_K, matmul_k<Q4_KW>);
+  t.set_matmul(FormatId::Q5_K, matmul_k<Q5_KW>);
+  t.set_matmul(FormatId::Q6_K, matmul_k<Q6_KW>);
   t.quantize[size_t(FormatId::Q8_0)] = quantize_q8_0;
   t.quantize[size_t(FormatId::Q8_K)] = quantize_q8_k;
   t.rmsnorm = rmsnorm;

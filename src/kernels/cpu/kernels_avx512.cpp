@@ -50,9 +50,6 @@ using formats::BlockQ8_K;
 using formats::kQK8_0;
 using formats::kQK_K;
 
-constexpr const char* kIsa = "avx512-vnni";
-
-
 // ============================================================================
 // F32 / F16 / BF16 weights x fp32 activations.
 // Order per output: lane j (of 16) adds w[i] * x[i] for i = j, j+16, j+32, ...
@@ -924,17 +921,13 @@ void attend_head(float* out, const float* q, const float* k, const float* v, int
 }  // namespace
 
 void register_avx512(KernelTable& t) {
-  auto set = [&](FormatId f, MatmulRowsFn fn) {
-    t.matmul[size_t(f)] = fn;
-    t.matmul_isa[size_t(f)] = kIsa;
-  };
-  set(FormatId::F32, matmul_float<F32W>);
-  set(FormatId::F16, matmul_float<F16W>);
-  set(FormatId::BF16, matmul_float<BF16W>);
-  set(FormatId::Q8_0, matmul_steps<Q8_0Step>);
-  set(FormatId::Q8_0R, matmul_steps<Q8_0RStep>);
+  t.set_matmul(FormatId::F32, matmul_float<F32W>);
+  t.set_matmul(FormatId::F16, matmul_float<F16W>);
+  t.set_matmul(FormatId::BF16, matmul_float<BF16W>);
+  t.set_matmul(FormatId::Q8_0, matmul_steps<Q8_0Step>);
+  t.set_matmul(FormatId::Q8_0R, matmul_steps<Q8_0RStep>);
   t.load_layout[size_t(FormatId::Q8_0)] = FormatId::Q8_0R;
-  set(FormatId::Q4_0, matmul_steps<Q4_0Step>);
+  t.set_matmul(FormatId::Q4_0, matmul_steps<Q4_0Step>);
   t.quantize[size_t(FormatId::Q8_0)] = quantize_q8_0;
   t.quantize[size_t(FormatId::BF16)] = quantize_bf16;
   t.quantize[size_t(FormatId::Q8_K)] = quantize_q8_k;

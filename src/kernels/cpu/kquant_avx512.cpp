@@ -27,8 +27,6 @@ using formats::BlockQ6_K;
 using formats::BlockQ8_K;
 using formats::kQK_K;
 
-constexpr const char* kIsa = "avx512-vnni";
-
 // ============================================================================
 // K-quants x Q8_K. Each super-block's 256 codes are unpacked into four vectors
 // of 64 in kr_elem order (formats/blocks.h): byte k of 32-bit lane l of vector
@@ -392,16 +390,12 @@ void matmul_k(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, con
 }  // namespace
 
 void register_kquant_avx512(KernelTable& t) {
-  auto set = [&](FormatId f, MatmulRowsFn fn) {
-    t.matmul[size_t(f)] = fn;
-    t.matmul_isa[size_t(f)] = kIsa;
-  };
-  set(FormatId::Q4_K, matmul_k<Q4_KFile>);
-  set(FormatId::Q5_K, matmul_k<Q5_KFile>);
-  set(FormatId::Q6_K, matmul_k<Q6_KFile>);
-  set(FormatId::Q4_KR, matmul_k<Q4_KR>);
-  set(FormatId::Q5_KR, matmul_k<Q5_KR>);
-  set(FormatId::Q6_KR, matmul_k<Q6_KR>);
+  t.set_matmul(FormatId::Q4_K, matmul_k<Q4_KFile>);
+  t.set_matmul(FormatId::Q5_K, matmul_k<Q5_KFile>);
+  t.set_matmul(FormatId::Q6_K, matmul_k<Q6_KFile>);
+  t.set_matmul(FormatId::Q4_KR, matmul_k<Q4_KR>);
+  t.set_matmul(FormatId::Q5_KR, matmul_k<Q5_KR>);
+  t.set_matmul(FormatId::Q6_KR, matmul_k<Q6_KR>);
   t.load_layout[size_t(FormatId::Q4_K)] = FormatId::Q4_KR;
   t.load_layout[size_t(FormatId::Q5_K)] = FormatId::Q5_KR;
   t.load_layout[size_t(FormatId::Q6_K)] = FormatId::Q6_KR;

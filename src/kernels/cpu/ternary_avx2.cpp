@@ -395,7 +395,6 @@ void register_ternary_avx2(KernelTable& t) {
   t.matmul_scaled[size_t(FormatId::T1_6)] = matmul_ternary<T1_6F>;
   t.matmul[size_t(FormatId::TQ2_0)] = matmul_tq<TQ2F>;
   t.matmul[size_t(FormatId::TQ1_0)] = matmul_tq<TQ1F>;
-  t.matmul_isa[size_t(FormatId::TQ2_0)] = t.matmul_isa[size_t(FormatId::TQ1_0)] = "avx2";
 }
 
 }  // namespace nb::kernels

@@ -667,9 +667,7 @@ void register_ternary_avx512(KernelTable& t) {
   t.matmul[size_t(FormatId::TQ2_0)] = matmul_tq<TQ2F>;
   t.matmul[size_t(FormatId::TQ1_0)] = matmul_tq<TQ1F>;
   t.matmul[size_t(FormatId::TQ2_0R)] = matmul_tq<TQ2RF>;
-  t.matmul_isa[size_t(FormatId::TQ2_0R)] = "avx512-vnni";
   t.load_layout[size_t(FormatId::TQ2_0)] = FormatId::TQ2_0R;
-  t.matmul_isa[size_t(FormatId::TQ2_0)] = t.matmul_isa[size_t(FormatId::TQ1_0)] = "avx512-vnni";
 }
 
 }  // namespace nb::kernels
