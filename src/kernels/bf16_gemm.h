@@ -10,6 +10,7 @@
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 #include "kernels/amx.h"  // amx_bf16_ready()
+#include "kernels/ops.h"  // MatmulOut
 
 namespace nb::kernels {
 
@@ -25,6 +26,16 @@ bool all_bf16(const float* x, int64_t x_stride, int64_t T, int64_t k);
 // which compute the same products.
 bool matmul_bf16_amx(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
                      ThreadPool& pool);
+
+// Prefill of float weights: Y[t][r] = Σ_k W[r][k]·X[t][k] for every output
+// (F32, F16 or BF16 weights of one width, sharing the fp32 input X) on the
+// tile unit, from exact bf16 splits of both sides (kernels/cpu/
+// float_gemm_amx.cpp): nothing is rounded to bf16, and the result equals the
+// fp32 kernels' up to the order of the fp32 sums. Returns false, doing
+// nothing, when AMX is not ready, T < kFloatAmxMinTokens, or an output's
+// weight does not qualify; the caller then runs the fp32 kernels.
+constexpr int64_t kFloatAmxMinTokens = 16;
+bool matmul_float_amx(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool);
 
 // G += bf16(X)ᵀ·bf16(X) for X [T][K] row-major: every (i, j ≤ i) of the K×K
 // row-major G (entries above the diagonal may be written too; mirror the

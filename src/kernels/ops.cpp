@@ -63,7 +63,7 @@ int64_t matmul_chunk_units(int64_t units, int64_t T, int threads) {
 }
 
 void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
-            ThreadPool& pool) {
+            ThreadPool& pool, FloatSums sums) {
   // BF16 weights times inputs that are all bf16 values (the quantizer's bf16
   // calibration): every product is exact in fp32 either way, so the tile unit
   // computes the same sums, in another order.
@@ -71,11 +71,13 @@ void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, fl
       all_bf16(X, x_stride, T, W.cols()) && matmul_bf16_amx(W, X, x_stride, T, Y, y_stride, pool))
     return;
   const MatmulOut out{&W, Y, y_stride};
-  matmul_group({&out, 1}, X, x_stride, T, pool);
+  matmul_group({&out, 1}, X, x_stride, T, pool, sums);
 }
 
-void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool) {
+void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool,
+                  FloatSums sums) {
   if (T <= 0 || outs.empty()) return;
+  if (sums == FloatSums::AnyOrder && matmul_float_amx(outs, X, x_stride, T, pool)) return;
   const KernelTable& tab = active_table();
   // X in each weight's dot format. fp32 dots read X in place; others are
   // converted once per (dot format, width) into a per-thread scratch that

@@ -18,12 +18,19 @@ enum class RopeStyle : uint8_t {
   HalfSplit,    // rotate pairs (i, i + rot_dim/2): Hugging Face `rotate_half`
 };
 
+// How the products of float weights (F32, F16, BF16) may be summed for T > 1:
+// in decode's order, so that prefill and decode agree bit for bit (the
+// models that promise that: HGRNBit, BitNet), or in any order, which lets
+// prefill run on the AMX tile unit from exact bf16 splits (bf16_gemm.h:
+// equal to fp32 rounding, 2-3x faster where the CPU has one).
+enum class FloatSums { DecodeOrder, AnyOrder };
+
 // Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.rows().
 // W is 2-D with contiguous rows in any format with a dot; X is fp32 [T, W.cols()]
 // (row stride x_stride floats); Y is fp32 with row stride y_stride floats.
 // X is converted to W's dot format (e.g. Q8_0 blocks for Q4_0 weights) first.
 void matmul(const TensorView& W, const float* X, int64_t x_stride, int64_t T, float* Y, int64_t y_stride,
-            ThreadPool& pool);
+            ThreadPool& pool, FloatSums sums = FloatSums::DecodeOrder);
 // Several weights applied to the same X (a layer's q, k and v; its gate and
 // up): X converted once per dot format, then one parallel sweep over all
 // their rows (matmul_quantized_group), so one barrier instead of one per
@@ -33,7 +40,8 @@ struct MatmulOut {
   float* Y;  // element (t, r) at Y[t * y_stride + r]
   int64_t y_stride;
 };
-void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool);
+void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_stride, int64_t T, ThreadPool& pool,
+                  FloatSums sums = FloatSums::DecodeOrder);
 inline void matvec(const TensorView& W, const float* x, float* y, ThreadPool& pool) {
   matmul(W, x, W.cols(), 1, y, W.rows(), pool);
 }

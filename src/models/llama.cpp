@@ -121,7 +121,7 @@ class Llama : public Model {
     const int64_t first = all_logits ? 0 : T - 1, n_out = T - first;
     for (int64_t t = first; t < T; ++t)
       kernels::rmsnorm(&s_.xb[size_t((t - first) * D)], &x_[size_t(t * D)], w_.out_norm, D, c.norm_eps);
-    matmul(w_.output, s_.xb.data(), D, n_out, logits, c.vocab_size, pool);
+    matmul(w_.output, s_.xb.data(), D, n_out, logits, c.vocab_size, pool, kernels::FloatSums::AnyOrder);
   }
 
   std::shared_ptr<const io::ModelFile> file_;  // keeps the mapped weights alive

@@ -11,6 +11,10 @@ namespace nb {
 
 using kernels::matmul;
 
+// Llama models are held to fp32 accuracy against their references, not to
+// prefill equal to decode bit for bit: prefill may take the tile unit.
+constexpr kernels::FloatSums kAnyOrder = kernels::FloatSums::AnyOrder;
+
 void LinearInputTransform::apply(float* x, int64_t T, int64_t width) const {
   if (hadamard_k > 0) kernels::hadamard_rows(x, T, width, hadamard_k);
   kernels::fake_quantize_rows(act_type, x, T, width);
@@ -43,7 +47,7 @@ void attn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTrans
   // k and v go straight into the cache
   const kernels::MatmulOut qkv[] = {
       {&L.wq, s.q.data(), q_dim}, {&L.wk, kc + pos0 * kv_dim, kv_dim}, {&L.wv, vc + pos0 * kv_dim, kv_dim}};
-  kernels::matmul_group(qkv, s.xb.data(), D, T, pool);
+  kernels::matmul_group(qkv, s.xb.data(), D, T, pool, kAnyOrder);
   for (int64_t t = 0; t < T; ++t) {
     kernels::rope(&s.q[size_t(t * q_dim)], c.n_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
     kernels::rope(kc + (pos0 + t) * kv_dim, c.n_kv_heads, c.head_dim, c.rot_dim, pos0 + t, c.rope_theta, c.rope_style);
@@ -56,7 +60,7 @@ void attn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTrans
 
 void attn_output(const LlamaConfig& c, const LlamaLayer& L, float* x, int64_t T, LlamaScratch& s, ThreadPool& pool) {
   const int64_t D = c.dim;
-  matmul(L.wo, s.att.data(), c.n_heads * c.head_dim, T, s.xb.data(), D, pool);
+  matmul(L.wo, s.att.data(), c.n_heads * c.head_dim, T, s.xb.data(), D, pool, kAnyOrder);
   for (int64_t i = 0; i < T * D; ++i) x[i] += s.xb[size_t(i)];  // residual
 }
 
@@ -71,14 +75,14 @@ void ffn_core(const LlamaConfig& c, const LlamaLayer& L, const LinearInputTransf
               ThreadPool& pool) {
   const int64_t D = c.dim, H = c.hidden_dim;
   const kernels::MatmulOut gate_up[] = {{&L.w_gate, s.hb.data(), H}, {&L.w_up, s.hb2.data(), H}};
-  kernels::matmul_group(gate_up, s.xb.data(), D, T, pool);
+  kernels::matmul_group(gate_up, s.xb.data(), D, T, pool, kAnyOrder);
   kernels::swiglu(s.hb.data(), s.hb.data(), s.hb2.data(), T * H);
   tf.apply(s.hb.data(), T, H);
 }
 
 void ffn_output(const LlamaConfig& c, const LlamaLayer& L, float* x, int64_t T, LlamaScratch& s, ThreadPool& pool) {
   const int64_t D = c.dim;
-  matmul(L.w_down, s.hb.data(), c.hidden_dim, T, s.xb.data(), D, pool);
+  matmul(L.w_down, s.hb.data(), c.hidden_dim, T, s.xb.data(), D, pool, kAnyOrder);
   for (int64_t i = 0; i < T * D; ++i) x[i] += s.xb[size_t(i)];  // residual
 }
 

@@ -14,9 +14,12 @@
 // lane by lane, in increasing k, with the same instructions whichever tile
 // shape or T computes it, and then reduced by one fixed tree. So T = 1 and
 // T > 1 give bit-identical outputs, for float and integer formats alike.
-// Exception: where the CPU has AMX-INT8, Q8_0/Q4_0 prefill runs on the tile
+// Exceptions: where the CPU has AMX-INT8, Q8_0/Q4_0 prefill runs on the tile
 // unit (block_gemm_amx.cpp) in the reference dot's own order instead, so it
-// equals the reference bit for bit and decode to fp32 rounding.
+// equals the reference bit for bit and decode to fp32 rounding; and where it
+// has AMX-BF16, float-weight prefill of callers that allow any order of the
+// sums (kernels::FloatSums::AnyOrder: the Llama models) runs on the tile unit
+// from exact bf16 splits (float_gemm_amx.cpp), equal to decode to fp32 rounding.
 #include <immintrin.h>
 
 #include <algorithm>

@@ -15,6 +15,7 @@
 #include <random>
 #include <vector>
 
+#include "core/half.h"
 #include "core/thread_pool.h"
 #include "formats/format.h"
 #include "kernels/bf16_gemm.h"
@@ -137,6 +138,112 @@ TEST(Bf16Gemm, GramAccumulatesLowerTriangle) {
           ASSERT_EQ(std::memcmp(&got, &g2[size_t(i * K + j)], 4), 0) << "thread count changed G(" << i << "," << j << ")";
         }
     }
+}
+
+
+// ---- Prefill of float weights from exact bf16 splits (matmul_float_amx).
+
+// Weights of one float format, stored, and the values they hold.
+struct FloatWeights {
+  FormatId format;
+  std::vector<uint8_t> bytes;
+  std::vector<float> values;
+  TensorView view(int64_t rows, int64_t cols) const { return formats::matrix_view(format, rows, cols, bytes.data()); }
+};
+
+FloatWeights float_weights(FormatId f, const std::vector<float>& v) {
+  FloatWeights w{f, std::vector<uint8_t>(v.size() * (f == FormatId::F32 ? 4 : 2)), std::vector<float>(v.size())};
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (f == FormatId::F32) {
+      std::memcpy(&w.bytes[4 * i], &v[i], 4);
+      w.values[i] = v[i];
+    } else {
+      const uint16_t h = f == FormatId::F16 ? f32_to_fp16(v[i]) : f32_to_bf16(v[i]);
+      std::memcpy(&w.bytes[2 * i], &h, 2);
+      w.values[i] = f == FormatId::F16 ? fp16_to_f32(h) : bf16_to_f32(h);
+    }
+  }
+  return w;
+}
+
+// Values that need every part of the split: x = 1 + 2^-9 + 2^-23 is
+// hi 1, mid 2^-9, lo 2^-23; an F16 weight 1 + 2^-10 is hi 1, mid 2^-10; an
+// F32 weight like x all three. Each product of the kept part pairs and
+// their sum is exact here, and what is left out (parts whose sizes multiply
+// to 2^-32 or less) is below half an ulp, so each output must be the fp32
+// rounding of the exact product, and a pass left out (or a part lost in the
+// packing) changes it by 2^-23 or more. One nonzero weight per row, at
+// columns that cross the 32-value tile steps, rows and tokens past the
+// tiles' multiples, signs and powers of two on both sides.
+TEST(Bf16Gemm, FloatPrefillKeepsEveryPartOfTheSplit) {
+  if (!amx_bf16_ready()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  ThreadPool pool(2);
+  const float xv = 1.0f + 0x1p-9f + 0x1p-23f;
+  const int64_t rows = 40, k = 70, T = 37;
+  for (const auto& [f, wv] : {std::pair{FormatId::F32, xv}, std::pair{FormatId::F16, 1.0f + 0x1p-10f},
+                              std::pair{FormatId::BF16, 1.0f + 0x1p-7f}}) {
+    std::vector<float> w(size_t(rows * k), 0.0f), x(size_t(T * k));
+    for (int64_t r = 0; r < rows; ++r) w[size_t(r * k + (5 * r) % k)] = std::ldexp(r % 2 ? -wv : wv, int(r % 5) - 2);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t i = 0; i < k; ++i) x[size_t(t * k + i)] = std::ldexp((t + i) % 3 ? xv : -xv, int(t % 4) - 1);
+    const FloatWeights fw = float_weights(f, w);
+    std::vector<float> y(size_t(T * rows), -7.0f);
+    matmul(fw.view(rows, k), x.data(), k, T, y.data(), rows, pool, FloatSums::AnyOrder);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t r = 0; r < rows; ++r) {
+        const int64_t i = (5 * r) % k;
+        const float want = float(double(fw.values[size_t(r * k + i)]) * x[size_t(t * k + i)]);
+        ASSERT_EQ(y[size_t(t * rows + r)], want) << formats::traits(f).name << " t=" << t << " r=" << r;
+      }
+  }
+}
+
+// Random weights and activations, shapes that leave every tile, tile step,
+// token panel and token group partial: within the recursive-sum bound of
+// the partial products (every one exact; P·k of them per output, P the
+// part pairs kept: 6, 5, 3) plus what is left out (at most 3·2^-26 of each
+// product), against the exact sum; the fp32 kernels (tile unit off) within
+// k·u of it, and FloatSums::DecodeOrder on those kernels whatever the CPU;
+// and the same bits with 1 and 2 threads.
+TEST(Bf16Gemm, FloatPrefillMatchesExactSums) {
+  if (!amx_bf16_ready()) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  ThreadPool one(1), two(2);
+  uint32_t seed = 1;
+  for (FormatId f : {FormatId::F32, FormatId::F16, FormatId::BF16}) {
+    const double passes = f == FormatId::F32 ? 6 : f == FormatId::F16 ? 5 : 3;
+    for (int64_t rows : {16, 40, 70})
+      for (int64_t k : {32, 70, 300})
+        for (int64_t T : {16, 37, 300}) {
+          const FloatWeights fw = float_weights(f, test::normal_values(size_t(rows * k), ++seed));
+          const std::vector<float> x = test::normal_values(size_t(T * k), ++seed);
+          const int64_t ys = rows + 3;
+          std::vector<float> y1(size_t(T * ys), -7.0f), y2 = y1, yf = y1, yd = y1;
+          matmul(fw.view(rows, k), x.data(), k, T, y1.data(), ys, one, FloatSums::AnyOrder);
+          matmul(fw.view(rows, k), x.data(), k, T, y2.data(), ys, two, FloatSums::AnyOrder);
+          matmul(fw.view(rows, k), x.data(), k, T, yd.data(), ys, two);  // decode's order
+          set_amx_enabled(false);
+          matmul(fw.view(rows, k), x.data(), k, T, yf.data(), ys, two);
+          set_amx_enabled(true);
+          ASSERT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << "thread count changed the sums";
+          ASSERT_EQ(0, std::memcmp(yd.data(), yf.data(), yd.size() * sizeof(float))) << "DecodeOrder left the fp32 kernels";
+          for (int64_t t = 0; t < T; ++t) {
+            for (int64_t r = 0; r < rows; ++r) {
+              double exact = 0, mag = 0;
+              for (int64_t i = 0; i < k; ++i) {
+                const double p = double(fw.values[size_t(r * k + i)]) * x[size_t(t * k + i)];
+                exact += p;
+                mag += std::fabs(p);
+              }
+              const std::string at = std::string(formats::traits(f).name) + " " + std::to_string(rows) + "x" +
+                                     std::to_string(k) + " T=" + std::to_string(T) + " t=" + std::to_string(t) +
+                                     " r=" + std::to_string(r);
+              ASSERT_LE(std::fabs(y1[size_t(t * ys + r)] - exact), (passes * double(k) * kU + 3 * 0x1p-26) * mag) << at;
+              ASSERT_LE(std::fabs(yf[size_t(t * ys + r)] - exact), double(k) * kU * mag) << at << " (fp32 kernels)";
+            }
+            for (int64_t r = rows; r < ys; ++r) ASSERT_EQ(y1[size_t(t * ys + r)], -7.0f) << "wrote past the rows";
+          }
+        }
+  }
 }
 
 }  // namespace
