@@ -132,6 +132,8 @@ void bitlinear_quantize(const float* v, const float* w_norm, int64_t n, float ep
 // bitlinear_codes(v, r, w_norm, ...) per BitLinear (SIMD, bit-identical to
 // the scalar reference: its steps are elementwise and a max).
 float bitlinear_rms(const float* v, int64_t n, float eps);
+// r[t] = bitlinear_rms(X + t * x_stride, n, eps) for t < T, bit for bit, rows interleaved for speed.
+void bitlinear_rms_rows(const float* X, int64_t x_stride, int64_t T, int64_t n, float eps, float* r);
 void bitlinear_codes(const float* v, float r, const float* w_norm, int64_t n, int64_t n_codes, void* dst);
 
 // One parallel sweep over the rows of several matmul_quantized products

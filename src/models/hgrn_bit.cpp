@@ -110,12 +110,13 @@ class HgrnBit : public Model {
     const size_t rb = formats::row_bytes(FormatId::I8_ROW, Kp), n = outs.size();
     xq_.resize(rb * size_t(T) * n);
     uint8_t* xq = xq_.data();
+    rms_.resize(size_t(T));
     pool.parallel_for(T, [&](int64_t t0, int64_t t1, int) {
+      kernels::bitlinear_rms_rows(X + t0 * K, K, t1 - t0, K, kBitLinearEps, rms_.data() + t0);
       for (int64_t t = t0; t < t1; ++t) {
-        const float r = kernels::bitlinear_rms(X + t * K, K, kBitLinearEps);
         size_t j = 0;
         for (const Out& o : outs)
-          kernels::bitlinear_codes(X + t * K, r, o.b->norm, K, Kp, xq + (j++ * size_t(T) + size_t(t)) * rb);
+          kernels::bitlinear_codes(X + t * K, rms_[size_t(t)], o.b->norm, K, Kp, xq + (j++ * size_t(T) + size_t(t)) * rb);
       }
     });
     std::array<kernels::QuantizedProduct, 3> products;  // at most i, f, g; no allocation per call
@@ -209,6 +210,7 @@ class HgrnBit : public Model {
   ModelInfo info_;
   std::vector<float> x_, xn_, i_, f_, g_, gu_, out_;
   std::vector<uint8_t> xq_;
+  std::vector<float> rms_;  // per token: the BitLinear RMS statistic of the current input
 };
 
 }  // namespace

@@ -538,6 +538,26 @@ TEST_F(Harness, BitLinearCodesAreBitExact) {
   }
 }
 
+// The rows version of the BitLinear RMS statistic gives each row's scalar
+// result bit for bit: row counts below, at and past its 8-row groups, a row
+// stride wider than the row, and inputs whose in-order sum rounds (values
+// of very different sizes), where another order would differ.
+TEST(BitLinearRms, RowsEqualTheScalarChain) {
+  std::mt19937 rng(12);
+  for (int64_t T : {1, 7, 8, 9, 17, 40})
+    for (int64_t n : {1, 31, 1024, 2049}) {
+      const int64_t stride = n + 5;
+      std::vector<float> x = random_floats(size_t(T * stride), rng, 1.0f);
+      for (size_t i = 0; i < x.size(); i += 7) x[i] *= 1e4f;
+      std::vector<float> r(size_t(T), -1.0f);
+      bitlinear_rms_rows(x.data(), stride, T, n, 1e-6f, r.data());
+      for (int64_t t = 0; t < T; ++t) {
+        const float want = bitlinear_rms(x.data() + t * stride, n, 1e-6f);
+        ASSERT_EQ(0, std::memcmp(&r[size_t(t)], &want, sizeof want)) << "T=" << T << " n=" << n << " row " << t;
+      }
+    }
+}
+
 // matmul_group (a layer's q, k, v or gate, up in one sweep) gives each
 // weight exactly what its own matmul gives: formats with different dot types
 // (converted X shared only between weights of the same dot type and width),
