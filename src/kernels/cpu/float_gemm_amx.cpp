@@ -5,9 +5,11 @@
 // mid = bf16(v - hi), lo = v - hi - mid (v - hi has at most 16 significant
 // bits and v - hi - mid at most 8). An F16 weight is hi + mid (11 bits), a
 // BF16 weight is hi. So W·x is a sum of bf16 × bf16 products, each exact in
-// fp32, and TDPBF16PS adds them with fp32 sums. The products w_i·x_j with
-// i + j > 2 (of relative size 2^-27 and below, under fp32's 2^-24 rounding)
-// are left out: F16 weights take 5 passes over the tile unit (hi·hi, hi·mid,
+// fp32, and TDPBF16PS adds them with fp32 sums. With |mid| <= 2^-8 |v| and
+// |lo| <= 2^-16 |v| (round to nearest), the part products w_i·x_j with
+// i + j > 2 are at most 2^-24 of their product, the size of one fp32
+// rounding (which the fp32 kernels make at every addition), and are left
+// out: F16 weights take 5 passes over the tile unit (hi·hi, hi·mid,
 // hi·lo, mid·hi, mid·mid), BF16 3, F32 6. The tile unit runs BF16 products
 // about 16 times faster than 512-bit FMA here, so even 5 passes are ahead.
 // The sums' order differs from the FMA kernels' (and decode's), so prefill
@@ -47,12 +49,29 @@ constexpr int64_t kGroupRows = 256;  // parked sums: 256 rows x 256 tokens x 4 B
 
 void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
 
-// The three bf16 parts of 16 values, as fp32 bit patterns with zero low halves.
+// The three bf16 parts of 16 values, as fp32 bit patterns with zero low
+// halves. Where hi would round past the largest bf16 (|v| above 3.3895e38)
+// it is that largest value instead, so a huge finite v stays finite (v - hi
+// is still exact and short). An infinite or NaN v gives NaN outputs (its
+// lower parts are inf - inf, and a zero weight part times it is NaN) where
+// the fp32 kernels may give an infinity: both say the same thing, that the
+// activations overflowed. F16 and BF16 weights cannot be that large, and
+// skip the check (Huge = false; it cost 5% of F16 prefill).
+template <bool Huge = true, int Parts = 3>
 inline void split3(__m512 v, __m512i (&p)[3]) {
-  const __m512i high = _mm512_set1_epi32(int(0xFFFF0000u));
+  const __m512i high = _mm512_set1_epi32(int(0xFFFF0000u)), exp = _mm512_set1_epi32(0x7F800000);
   p[0] = _mm512_and_si512(rne_bf16_high(v), high);
+  if constexpr (Huge) {
+    const __m512i vb = _mm512_castps_si512(v);
+    const __mmask16 finite = _mm512_cmpneq_epi32_mask(_mm512_and_si512(vb, exp), exp);
+    const __mmask16 over = _mm512_mask_cmpeq_epi32_mask(finite, _mm512_and_si512(p[0], exp), exp);
+    p[0] = _mm512_mask_or_epi32(p[0], over, _mm512_and_si512(vb, _mm512_set1_epi32(int(0x80000000u))),
+                                _mm512_set1_epi32(0x7F7F0000));
+  }
+  if constexpr (Parts == 1) return;  // BF16 weights: hi is the value
   const __m512 r1 = _mm512_sub_ps(v, _mm512_castsi512_ps(p[0]));
   p[1] = _mm512_and_si512(rne_bf16_high(r1), high);
+  if constexpr (Parts == 2) return;  // F16 weights: 11 bits, hi + mid
   const __m512 r2 = _mm512_sub_ps(r1, _mm512_castsi512_ps(p[1]));
   p[2] = _mm512_and_si512(rne_bf16_high(r2), high);  // r2 has at most 8 significant bits: exact
 }
@@ -91,8 +110,8 @@ void split_weights(const char* w, size_t wrb, int64_t b, int64_t r_end, int64_t 
       if (r < r_end) {
         const char* row = w + size_t(r) * wrb;
         const int64_t e = 32 * (s0 + s);
-        split3(load_w<K>(row, e, k), lo);
-        split3(load_w<K>(row, e + 16, k), hi);
+        split3<K == FloatKind::F32, NW>(load_w<K>(row, e, k), lo);
+        split3<K == FloatKind::F32, NW>(load_w<K>(row, e + 16, k), hi);
       }
       for (int q = 0; q < NW; ++q)
         _mm512_store_si512(buf + ((q * 2 + i / 16) * kChunkSteps + s) * 512 + (i % 16) * 32, pack32(lo[q], hi[q]));
