@@ -16,12 +16,13 @@
 // equals decode to fp32 rounding, not bit for bit.
 //
 // Denormals: the tile unit treats bf16 denormals as zero, so parts below
-// 2^-126 are lost: a value's lo part only when |v| < 2^-108.
+// 2^-126 are lost: a value's lo part only when |v| is below about 2^-110.
 //
-// Layout of the work: tokens in groups of kTokens (their three parts packed
-// once, as pair panels, and shared by the threads); rows in groups whose
-// running sums (parked fp32 tiles) stay in L2; inner values in chunks of
-// kChunk, for which each block of 32 rows is split once into an L1 buffer
+// Layout of the work: tokens in groups of 256 (kernels/bf16_gemm.cpp packs
+// their three parts once, as pair panels shared by the threads); rows in
+// groups of kGroupRows whose running sums (parked fp32 tiles) stay in L2;
+// inner values in chunks of kChunkSteps tile steps, for which each block of
+// 32 rows is split once into a buffer (the next block prefetched meanwhile)
 // and then meets every pair of token panels. Tiles 0-3 hold a 2 × 2 block of
 // sums (32 rows × 32 tokens), 4-5 a weight part of the two row tiles, 6-7 an
 // activation part of the two token panels.
