@@ -31,6 +31,12 @@ inline void configure_tiles(const uint8_t (&rows)[8], const uint16_t (&colsb)[8]
   __asm__ volatile("ldtilecfg %0" : : "m"(c));
 }
 
+// All eight tiles full size, 16 rows × 64 bytes: the shape of the bf16 and
+// ternary kernels (2 × 2 blocks of sums, two operand tiles each side).
+inline void configure_full_tiles() {
+  configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64});
+}
+
 // In place: a[i] lane j becomes a[j] lane i (16 × 16 dwords).
 inline void transpose16(__m512i (&a)[16]) {
   __m512i t[16], u[16];

@@ -27,9 +27,6 @@
 namespace nb::kernels::cpu {
 namespace {
 
-// All eight tiles 16 rows × 64 bytes.
-void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
-
 // C block of MT×NT tiles over kb_n steps of 32 inner indices.
 // a: first A row (bf16), a_stride bytes; b: first B panel, panel_elems apart.
 template <int MT, int NT>
@@ -181,7 +178,7 @@ void amx_to_bf16_rows(const float* src, int64_t row_stride, int64_t col_stride, 
 
 void amx_matmul_rows(const uint16_t* w, size_t w_row_bytes, int64_t r0, int64_t r1, int64_t k, const uint16_t* b,
                      int64_t T, float* Y, int64_t ys) {
-  configure_tiles();
+  configure_full_tiles();
   const int64_t kb_n = k / 32, panels = (T + 15) / 16;
   const size_t panel_elems = size_t(kb_n) * 512;
   // Tokens in chunks whose packed panels stay in L2 while the rows sweep them;
@@ -206,7 +203,7 @@ void amx_matmul_rows(const uint16_t* w, size_t w_row_bytes, int64_t r0, int64_t 
 
 void amx_gram_rows(const uint16_t* a, int64_t lda, const uint16_t* b, int64_t inner, int64_t i0, int64_t i1,
                    float* g, int64_t ldg) {
-  configure_tiles();
+  configure_full_tiles();
   const int64_t kb_n = inner / 32;
   const size_t panel_elems = size_t(kb_n) * 512, a_stride = size_t(lda) * 2, g_stride = size_t(ldg) * 4;
   for (int64_t i = i0; i < i1; i += 32) {

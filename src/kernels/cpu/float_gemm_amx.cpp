@@ -53,8 +53,6 @@ namespace {
 constexpr int64_t kChunkSteps = 16;
 constexpr int64_t kGroupRows = 256;  // parked sums: 256 rows x 256 tokens x 4 B = 256 KiB
 
-void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
-
 // The three bf16 parts of 16 values, as fp32 bit patterns with zero low
 // halves. Where hi would round past the largest bf16 (|v| above 3.3895e38)
 // it is that largest value instead, so a huge finite v stays finite (v - hi
@@ -192,7 +190,7 @@ template <FloatKind K>
 void split_matmul_rows(const char* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const uint16_t* xp,
                        int64_t panels, int64_t t0, int64_t t_end, float* y, int64_t ys) {
   constexpr int NW = kWeightParts<K>;
-  configure_tiles();
+  configure_full_tiles();
   const int64_t steps = (k + 31) / 32, pairs = panels / 2;
   const size_t panel_elems = size_t(steps) * 512, part_elems = size_t(panels) * panel_elems;
   auto* wbuf = static_cast<uint16_t*>(scratch(0, size_t(NW) * 2 * kChunkSteps * 1024));

@@ -22,12 +22,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace nb::kernels::cpu {
-namespace {
-
-// All eight tiles 16 rows × 64 bytes.
-void configure_tiles() { cpu::configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64}); }
-
-}  // namespace
 
 void amx_pack_code_panels(const int8_t* X, size_t xs, int64_t T, int64_t k, int64_t Tp, int64_t us, int8_t* panels) {
   const int64_t nk = us / 64;
@@ -49,7 +43,7 @@ void amx_pack_code_panels(const int8_t* X, size_t xs, int64_t T, int64_t k, int6
 
 void amx_ternary_matmul(const uint8_t* U, int64_t us, int64_t rows, int64_t rows_p, const int8_t* panels, int64_t T,
                         int64_t Tp, const int32_t* qsum, const float* scale, float* y, int64_t ys) {
-  configure_tiles();
+  configure_full_tiles();
   const int64_t nk = us / 64;
   alignas(64) int32_t sums[4][16][16];
   for (int64_t r = 0; r < rows_p; r += 32)
