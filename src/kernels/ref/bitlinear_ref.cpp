@@ -11,32 +11,33 @@
 
 namespace nb::kernels {
 
+namespace {
+// r = 1 / sqrt(mean(v^2) + eps) for R rows (x_stride floats apart), each
+// row's squares summed in order of k. bitlinear_rms is R = 1; the rows
+// version runs 8 such chains side by side to fill the adder's latency. Both
+// are this one expression, so every row's result has the same bits.
+template <int64_t R>
+void rms_chains(const float* X, int64_t x_stride, int64_t n, float eps, float* r) {
+  float ss[R] = {};
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t j = 0; j < R; ++j) {
+      const float v = X[j * x_stride + k];
+      ss[j] += v * v;
+    }
+  for (int64_t j = 0; j < R; ++j) r[j] = 1.0f / std::sqrt(ss[j] / float(n) + eps);
+}
+}  // namespace
+
 float bitlinear_rms(const float* v, int64_t n, float eps) {
-  // 1. r = 1 / sqrt(mean(v^2) + eps), the squares summed in order of k
-  float ss = 0.0f;
-  for (int64_t k = 0; k < n; ++k) {
-    const float x = v[k];
-    ss += x * x;
-  }
-  return 1.0f / std::sqrt(ss / float(n) + eps);
+  float r;
+  rms_chains<1>(v, 0, n, eps, &r);
+  return r;
 }
 
 void bitlinear_rms_rows(const float* X, int64_t x_stride, int64_t T, int64_t n, float eps, float* r) {
-  // bitlinear_rms's chain for up to 8 rows side by side: each row's squares
-  // are still summed in order of k, by the same expression, so each r[t] is
-  // bitlinear_rms's bits; the 8 independent chains fill the adder's latency.
-  constexpr int64_t kRows = 8;
   int64_t t = 0;
-  for (; t + kRows <= T; t += kRows) {
-    float ss[kRows] = {};
-    for (int64_t k = 0; k < n; ++k)
-      for (int64_t j = 0; j < kRows; ++j) {
-        const float v = X[(t + j) * x_stride + k];
-        ss[j] += v * v;
-      }
-    for (int64_t j = 0; j < kRows; ++j) r[t + j] = 1.0f / std::sqrt(ss[j] / float(n) + eps);
-  }
-  for (; t < T; ++t) r[t] = bitlinear_rms(X + t * x_stride, n, eps);
+  for (; t + 8 <= T; t += 8) rms_chains<8>(X + t * x_stride, x_stride, n, eps, r + t);
+  for (; t < T; ++t) rms_chains<1>(X + t * x_stride, x_stride, n, eps, r + t);
 }
 
 namespace ref {
