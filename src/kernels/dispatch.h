@@ -36,6 +36,10 @@ struct KernelTable {
   // replaced it (dispatch.cpp stamps it; registering code only sets kernels).
   const char* matmul_isa[size_t(FormatId::kCount)] = {};
   MatmulScaledRowsFn matmul_scaled[size_t(FormatId::kCount)] = {};  // tensor-scale formats
+  // Optional prefill (T > 1) entries whose fp32 sums run in another order
+  // than matmul's (decode's), used only for FloatSums::AnyOrder (ops.h):
+  // the 4-bit formats on the AMX tile unit (fp4_amx.cpp).
+  MatmulRowsFn matmul_prefill[size_t(FormatId::kCount)] = {};
   QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
   void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;
   // BitLinear steps 2-4 (ops.h bitlinear_codes).

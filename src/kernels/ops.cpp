@@ -116,7 +116,7 @@ void matmul_group(std::span<const MatmulOut> outs, const float* X, int64_t x_str
     p.Xq = dst;
     p.xq_row_bytes = rb;
   }
-  matmul_quantized_group(products, T, pool);
+  matmul_quantized_group(products, T, pool, sums);
 }
 
 void rmsnorm(float* out, const float* x, const float* w, int64_t n, float eps) {

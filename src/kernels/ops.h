@@ -18,11 +18,13 @@ enum class RopeStyle : uint8_t {
   HalfSplit,    // rotate pairs (i, i + rot_dim/2): Hugging Face `rotate_half`
 };
 
-// How the products of float weights (F32, F16, BF16) may be summed for T > 1:
-// in decode's order, so that prefill and decode agree bit for bit (the
-// models that promise that: HGRNBit, BitNet), or in any order, which lets
-// prefill run on the AMX tile unit from exact bf16 splits (bf16_gemm.h:
-// equal to fp32 rounding, 2-3x faster where the CPU has one).
+// How the products of float weights (F32, F16, BF16) and of the 4-bit
+// formats' exact bf16 weights may be summed for T > 1: in decode's order, so
+// that prefill and decode agree bit for bit (the models that promise that:
+// HGRNBit, BitNet), or in any order, which lets prefill run on the AMX tile
+// unit (float weights from exact bf16 splits, bf16_gemm.h, 2-3x faster; the
+// 4-bit formats through KernelTable::matmul_prefill, fp4_amx.cpp, 4-6x):
+// equal to decode to fp32 rounding.
 enum class FloatSums { DecodeOrder, AnyOrder };
 
 // Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.rows().
@@ -146,6 +148,8 @@ struct QuantizedProduct {
   float* Y;  // element (t, r) at Y[t * y_stride + r]
   int64_t y_stride;
 };
-void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool);
+// sums: AnyOrder lets T > 1 use KernelTable::matmul_prefill where a format has one.
+void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool,
+                            FloatSums sums = FloatSums::DecodeOrder);
 
 }  // namespace nb::kernels

@@ -29,7 +29,8 @@ bool exact_scaled(FormatId f) {
 }
 }  // namespace
 
-void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool) {
+void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool,
+                            FloatSums sums) {
   if (T <= 0 || products.empty()) return;
   const KernelTable& tab = active_table();
   // Loaders check formats and shapes first: reaching these is a programming error.
@@ -59,7 +60,9 @@ void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t 
             tab.matmul_scaled[f](W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y, p.y_stride, W.scale);
             continue;
           }
-          tab.matmul[f](W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y, p.y_stride);
+          const bool any_order = sums == FloatSums::AnyOrder && T > 1 && tab.matmul_prefill[f];
+          (any_order ? tab.matmul_prefill[f] : tab.matmul[f])(W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y,
+                                                               p.y_stride);
           if (formats::traits(W.format).tensor_scale && W.scale != 1.0f)
             for (int64_t t = 0; t < T; ++t)
               for (int64_t r = r0; r < r1; ++r) p.Y[t * p.y_stride + r] *= W.scale;

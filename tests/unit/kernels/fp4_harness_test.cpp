@@ -256,14 +256,17 @@ TEST_F(Fp4Harness, EveryIsaFillsEveryFormat) {
   }
 }
 
-// Every entry against the reference over all shapes, within tolerance().
+// Every entry against the reference over all shapes, within tolerance():
+// the matmul entries and the prefill entries (KernelTable::matmul_prefill,
+// the tile unit's, whose sums run in another order: the bound holds for any).
 TEST_F(Fp4Harness, MatmulMatchesReference) {
   std::mt19937 rng(4242);
   const KernelTable& ref = reference_table();
   for (const std::string& isa : simd_isas()) {
     const KernelTable& t = use(isa);
-    for (FormatId f : kW4Formats) {
-      const MatmulRowsFn fn = t.matmul[size_t(f)];
+    for (FormatId f : kW4Formats)
+      for (const MatmulRowsFn fn : {t.matmul[size_t(f)], t.matmul_prefill[size_t(f)]}) {
+      if (!fn) continue;  // no prefill entry of its own
       for (const Case& c : cases_for(f)) {
         const auto w = random_weights(f, c.rows, c.k, Scales::Wide, rng);
         const auto x = random_floats(size_t(c.T * c.k), rng);
@@ -288,11 +291,12 @@ TEST_F(Fp4Harness, MatmulMatchesReference) {
           }
         ASSERT_EQ(bad, 0) << describe(isa, f, c);
       }
-    }
+      }
   }
 }
 
 // Small integer activations and small scales make every value either side
+// (and the prefill entries', KernelTable::matmul_prefill)
 // forms exact in fp32, so the outputs must be equal: this checks decoding
 // (nibble order, signs, -0, the value tables, scales, the FPQ 1/3) apart from
 // any rounding. 1 to 17 blocks: every remainder of the kernels' batches of 8
@@ -316,9 +320,12 @@ TEST_F(Fp4Harness, SmallIntegerSumsAreExact) {
           const auto w = random_weights(f, c.rows, c.k, Scales::Exact, rng);
           std::vector<float> x(size_t(T * c.k));
           for (float& v : x) v = float(int(rng() % 9) - 4);
-          const auto y = run_matmul(t.matmul[size_t(f)], f, w, x, c);
           const auto yr = run_matmul(ref.matmul[size_t(f)], f, w, x, c);
-          for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], yr[i]) << describe(isa, f, c) << " index " << i;
+          for (const MatmulRowsFn fn : {t.matmul[size_t(f)], t.matmul_prefill[size_t(f)]}) {
+            if (!fn) continue;
+            const auto y = run_matmul(fn, f, w, x, c);
+            for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], yr[i]) << describe(isa, f, c) << " index " << i;
+          }
         }
     }
   }
@@ -354,6 +361,58 @@ TEST_F(Fp4Harness, PrefillEqualsDecodeBitForBit) {
 // A weight tensor over `w` (2-D, contiguous rows).
 TensorView view(FormatId f, int64_t rows, int64_t k, std::vector<uint8_t>& w, float scale) {
   return formats::matrix_view(f, rows, k, w.data(), scale);
+}
+
+// The prefill entries (KernelTable::matmul_prefill: the AMX tile unit where
+// there is one) sum in another order than decode, but in one of their own:
+// a token's outputs must be the same bits whether it comes alone or among
+// others, whatever the thread count, and from the file's rows or the W4R
+// rows the table rearranges them into at load.
+TEST_F(Fp4Harness, PrefillEntriesGiveTheSameBitsForAnyBatchThreadsAndLayout) {
+  std::mt19937 rng(71);
+  ThreadPool p1(1), p2(2), p3(3);
+  int checked = 0;
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : kW4Formats) {
+      const MatmulRowsFn fn = t.matmul_prefill[size_t(f)];
+      if (!fn) continue;
+      ++checked;
+      const int64_t bs = formats::traits(f).block_size;
+      for (int64_t nb : {1, 6, 37}) {
+        const int64_t rows = 67, k = nb * bs, T = 19;
+        auto w = random_weights(f, rows, k, Scales::Wide, rng);
+        const auto x = random_floats(size_t(T * k), rng);
+        const auto ya = run_matmul(fn, f, w, x, Case{rows, k, T, 0, rows});
+        for (int64_t tok = 0; tok < T; ++tok) {
+          const std::vector<float> one(x.begin() + tok * k, x.begin() + (tok + 1) * k);
+          const auto y1 = run_matmul(fn, f, w, one, Case{rows, k, 1, 0, rows});
+          ASSERT_EQ(0, std::memcmp(y1.data(), ya.data() + tok * (rows + 3), size_t(rows) * sizeof(float)))
+              << describe(isa, f, Case{rows, k, T, 0, rows}) << " token " << tok;
+        }
+        const TensorView W = view(f, rows, k, w, 1.0f);
+        std::vector<float> y[3];
+        ThreadPool* pools[3] = {&p1, &p2, &p3};
+        for (int i = 0; i < 3; ++i) {
+          y[i].resize(size_t(T * rows));
+          matmul(W, x.data(), k, T, y[i].data(), rows, *pools[i], FloatSums::AnyOrder);
+        }
+        EXPECT_EQ(0, std::memcmp(y[0].data(), y[1].data(), y[0].size() * sizeof(float))) << isa << " 2 threads";
+        EXPECT_EQ(0, std::memcmp(y[0].data(), y[2].data(), y[0].size() * sizeof(float))) << isa << " 3 threads";
+        const FormatId rf = t.load_layout[size_t(f)];
+        if (rf == FormatId::kCount) continue;
+        const formats::FormatTraits& rt = formats::traits(rf);
+        const size_t sb = formats::row_bytes(f, k), rb = formats::row_bytes(rf, k);
+        std::vector<uint8_t> wr(rb * size_t(rows));
+        for (int64_t r = 0; r < rows; ++r) rt.rearrange(w.data() + size_t(r) * sb, wr.data() + size_t(r) * rb, k);
+        const std::vector<uint16_t> xb = to_bf16(x);
+        std::vector<float> yr(size_t(T * (rows + 3)), -12345.0f);
+        t.matmul_prefill[size_t(rf)](wr.data(), rb, 0, rows, k, xb.data(), size_t(k) * 2, T, yr.data(), rows + 3);
+        ASSERT_EQ(0, std::memcmp(yr.data(), ya.data(), yr.size() * sizeof(float))) << isa << " " << rt.name;
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no prefill entries on this CPU";
 }
 
 // kernels::matmul splits rows over threads; every output must come out the
