@@ -4,8 +4,11 @@
 // docs/performance.md quotes its output for the Zen 5 guest. Not part of the
 // build (it needs AVX-512 BF16 and VBMI); run it by hand:
 //   g++ -O2 -march=sapphirerapids -o /tmp/simd_pipes bench/simd_pipes.cpp && /tmp/simd_pipes
-// Cycles are estimated by assuming 4 VPADDD per cycle (true on Zen 4/5 and
-// Intel P-cores); ratios between rows do not depend on that assumption.
+// Cycles are estimated by assuming 4 VPADDD per cycle (true on Zen 4/5); on
+// Intel P-cores 512-bit VPADDD issues 2 per cycle (ports 0 and 5), so there
+// the "cycles" column is half the true count (the 2-core Intel guest: 12
+// VFMADD231PS in 2.96 "cycles", i.e. 2 per true cycle, as Intel documents).
+// Ratios between rows do not depend on that assumption.
 #include <chrono>
 #include <cstdio>
 

@@ -23,7 +23,7 @@ enum class RopeStyle : uint8_t {
 // that prefill and decode agree bit for bit (the models that promise that:
 // HGRNBit, BitNet), or in any order, which lets prefill run on the AMX tile
 // unit (float weights from exact bf16 splits, bf16_gemm.h, 2-3x faster; the
-// 4-bit formats through KernelTable::matmul_prefill, fp4_amx.cpp, 4-6x):
+// 4-bit formats through KernelTable::matmul_prefill, fp4_amx.cpp, 3-4x):
 // equal to decode to fp32 rounding.
 enum class FloatSums { DecodeOrder, AnyOrder };
 

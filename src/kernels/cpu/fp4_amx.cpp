@@ -8,8 +8,8 @@
 // decoded vector for at most 5 tokens with vdpbf16ps, which on the Intel
 // guests issues once per two cycles and takes the shuffle port the decoders
 // need (bench/simd_pipes.cpp); here a vector serves 16 tokens on a unit of
-// its own. bench --kernels, one core, 64 tokens: MXFP4 47 -> 276 GMAC/s,
-// NVFP4 40 -> 222, INT4-g32 33 -> 164.
+// its own. bench --kernels, one core, 64 tokens: MXFP4 47 -> 283 GMAC/s,
+// NVFP4 40 -> 229, INT4-g32 33 -> 178 (W4R rows).
 //
 // Decode stays on fp4_avx512.cpp: with one token the tile unit saves nothing
 // and the stores of the decoded vectors cost more than vdpbf16ps (measured:
@@ -180,18 +180,15 @@ struct Src<Int4W<32>, kW4R> {
 
 // This thread's working memory for one call (scratch slot 2): the decoded
 // vectors of one chunk (two buffers, alternating by chunk: [vector][row],
-// 64 bytes each), INT4's block scales ([block][row], for the whole row) and
-// its running sums (prefill: [row][token]).
+// 64 bytes each) and INT4's block scales ([block][row], for the whole row).
 struct Work {
   uint16_t (*a)[4][kRows][32];  // a[buffer][vector][row]
   float (*sc)[kRows];           // sc[block][row]
-  float* acc;                   // kRows x 16
 };
 Work work_buffers(int64_t nb) {
   const size_t a = 2 * sizeof(uint16_t[4][kRows][32]), sc = size_t(nb + 4) * sizeof(float[kRows]);
-  char* p = static_cast<char*>(cpu::scratch(2, a + sc + kRows * 16 * sizeof(float)));
-  return {reinterpret_cast<uint16_t(*)[4][kRows][32]>(p), reinterpret_cast<float(*)[kRows]>(p + a),
-          reinterpret_cast<float*>(p + a + sc)};
+  char* p = static_cast<char*>(cpu::scratch(2, a + sc));
+  return {reinterpret_cast<uint16_t(*)[4][kRows][32]>(p), reinterpret_cast<float(*)[kRows]>(p + a)};
 }
 
 // Decodes rows i0 .. i1 - 1 (< n; rows past n keep what they hold: zeros,
@@ -241,31 +238,29 @@ inline void zero_sums(int set) {
 // One tile step: row tile rt (weights tile 4 or 5, from a[rt * 16]) times
 // the activations at b (tile 6 or 7 by the vector's parity par, loaded with
 // row tile 0's step), added to the sums of set `set`.
-#define NB_DP(C, A, B) _tile_dpbf16ps(C, A, B)
 inline void tile_step(int set, int rt, int par, const uint16_t (&a)[kRows][32], const uint16_t* b) {
   if (rt == 0) {
     if (par == 0) _tile_loadd(6, b, 64);
     else _tile_loadd(7, b, 64);
     _tile_loadd(4, a[0], 64);
     if (set == 0) {
-      if (par == 0) NB_DP(0, 4, 6);
-      else NB_DP(0, 4, 7);
+      if (par == 0) _tile_dpbf16ps(0, 4, 6);
+      else _tile_dpbf16ps(0, 4, 7);
     } else {
-      if (par == 0) NB_DP(1, 4, 6);
-      else NB_DP(1, 4, 7);
+      if (par == 0) _tile_dpbf16ps(1, 4, 6);
+      else _tile_dpbf16ps(1, 4, 7);
     }
   } else {
     _tile_loadd(5, a[16], 64);
     if (set == 0) {
-      if (par == 0) NB_DP(2, 5, 6);
-      else NB_DP(2, 5, 7);
+      if (par == 0) _tile_dpbf16ps(2, 5, 6);
+      else _tile_dpbf16ps(2, 5, 7);
     } else {
-      if (par == 0) NB_DP(3, 5, 6);
-      else NB_DP(3, 5, 7);
+      if (par == 0) _tile_dpbf16ps(3, 5, 6);
+      else _tile_dpbf16ps(3, 5, 7);
     }
   }
 }
-#undef NB_DP
 
 // Adds INT4 block sums (just stored at sums: kRows rows x 16 tokens) times
 // their block scales sc[row] into acc[row][token].
