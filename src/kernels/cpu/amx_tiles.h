@@ -6,6 +6,13 @@
 
 #include <cstdint>
 
+// GCC 12's intrinsic headers trip -W(maybe-)uninitialized on their own
+// _mm*_undefined_* temporaries (false positives), here where pack_dword_panels
+// is emitted out of line.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 namespace nb::kernels::cpu {
 
 // Palette 1: tile i is rows[i] rows of colsb[i] bytes.
@@ -31,8 +38,9 @@ inline void configure_tiles(const uint8_t (&rows)[8], const uint16_t (&colsb)[8]
   __asm__ volatile("ldtilecfg %0" : : "m"(c));
 }
 
-// All eight tiles full size, 16 rows × 64 bytes: the shape of the bf16 and
-// ternary kernels (2 × 2 blocks of sums, two operand tiles each side).
+// All eight tiles full size, 16 rows × 64 bytes: the shape of the bf16,
+// float, 4-bit and ternary kernels (2 × 2 blocks of sums, two operand tiles
+// each side; the 4-bit kernel's second pair of sums is a second set).
 inline void configure_full_tiles() {
   configure_tiles({16, 16, 16, 16, 16, 16, 16, 16}, {64, 64, 64, 64, 64, 64, 64, 64});
 }
@@ -61,4 +69,31 @@ inline void transpose16(__m512i (&a)[16]) {
   }
 }
 
+// The tile unit's B operand from T rows of bytes (row t at X + t * xs, k
+// bytes of it used, zeros past k up to us, a multiple of 64, and for rows
+// t >= T up to Tp, a multiple of 16): panel g, step c (bytes 64c..64c+63 of
+// rows 16g..16g+15) is the KiB at panels + (g * us / 64 + c) * 1024, whose
+// tile row p holds each row's 4-byte group p, row n's at bytes 4n..4n+3 (a
+// 16 × 16 dword transpose). Int8 codes (TDPBUSD) and bf16 pairs (TDPBF16PS)
+// alike.
+inline void pack_dword_panels(const void* X, size_t xs, int64_t T, int64_t k, int64_t Tp, int64_t us, void* panels) {
+  const int64_t nk = us / 64;
+  const char* x = static_cast<const char*>(X);
+  for (int64_t g = 0; g < Tp / 16; ++g)
+    for (int64_t kc = 0; kc < nk; ++kc) {
+      char* dst = static_cast<char*>(panels) + (g * nk + kc) * 1024;
+      const int64_t left = k - 64 * kc;
+      const __mmask64 m = left >= 64 ? ~__mmask64(0) : left > 0 ? (__mmask64(1) << left) - 1 : 0;
+      __m512i a[16];
+      for (int n = 0; n < 16; ++n) {
+        const int64_t t = 16 * g + n;
+        a[n] = t < T ? _mm512_maskz_loadu_epi8(m, x + size_t(t) * xs + 64 * kc) : _mm512_setzero_si512();
+      }
+      transpose16(a);
+      for (int p = 0; p < 16; ++p) _mm512_storeu_si512(dst + p * 64, a[p]);
+    }
+}
+
 }  // namespace nb::kernels::cpu
+
+#pragma GCC diagnostic pop

@@ -334,23 +334,6 @@ inline void zero_buffers(Work& wk, int64_t nb) {
   std::memset(wk.sc, 0, size_t(nb + 4) * sizeof(float[kRows]));
 }
 
-// Activation panels of 16 tokens (t0.. of the packed rows xp, xrb bytes
-// apart, tokens past T zero): panel p, vector s at dst + (p * nvec + s) * 512
-// words, tile row i = the 16 tokens' words 2i, 2i + 1 of vector s.
-void pack_panels(const char* xp, size_t xrb, int64_t t0, int64_t T, int64_t nvec, int64_t panels, uint16_t* dst) {
-  for (int64_t p = 0; p < panels; ++p)
-    for (int64_t s = 0; s < nvec; ++s) {
-      __m512i v[16];
-      for (int i = 0; i < 16; ++i) {
-        const int64_t tk = t0 + 16 * p + i;
-        v[i] = tk < T ? _mm512_load_si512(xp + size_t(tk) * xrb + size_t(s) * 64) : _mm512_setzero_si512();
-      }
-      cpu::transpose16(v);
-      uint16_t* d = dst + (p * nvec + s) * 512;
-      for (int i = 0; i < 16; ++i) _mm512_store_si512(d + 32 * i, v[i]);
-    }
-}
-
 template <class F, bool kW4R>
 void amx_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* xv, size_t xrb, int64_t T,
             float* y, int64_t ys) {
@@ -369,7 +352,9 @@ void amx_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, const
   auto* panels = static_cast<uint16_t*>(cpu::scratch(1, size_t(max_panels * nvec) * 1024));
   for (int64_t t0 = 0; t0 < T; t0 += kTokenBlock) {
     const int64_t np = (std::min(T - t0, kTokenBlock) + 15) / 16;
-    pack_panels(xp, prb, t0, T, nvec, np, panels);
+    // panel p, vector s at panels + (p * nvec + s) * 512 words: tile row i
+    // holds the 16 tokens' words 2i, 2i + 1 of vector s
+    cpu::pack_dword_panels(xp + size_t(t0) * prb, prb, T - t0, int64_t(prb), 16 * np, int64_t(prb), panels);
     for (int64_t g = r0; g < r1; g += kRows) {
       const int n = int(std::min<int64_t>(kRows, r1 - g));
       for (int j = 0; j < n; ++j) rows[j] = w + (g + j) * wrb;

@@ -24,21 +24,7 @@
 namespace nb::kernels::cpu {
 
 void amx_pack_code_panels(const int8_t* X, size_t xs, int64_t T, int64_t k, int64_t Tp, int64_t us, int8_t* panels) {
-  const int64_t nk = us / 64;
-  for (int64_t g = 0; g < Tp / 16; ++g)
-    for (int64_t kc = 0; kc < nk; ++kc) {
-      int8_t* dst = panels + (g * nk + kc) * 1024;
-      const int64_t left = k - 64 * kc;
-      const __mmask64 m = left >= 64 ? ~__mmask64(0) : left > 0 ? (__mmask64(1) << left) - 1 : 0;
-      // A 16 × 16 transpose of 4-byte groups: token n's group p to row p, column n.
-      __m512i a[16];
-      for (int n = 0; n < 16; ++n) {
-        const int64_t t = 16 * g + n;
-        a[n] = t < T ? _mm512_maskz_loadu_epi8(m, X + size_t(t) * xs + 64 * kc) : _mm512_setzero_si512();
-      }
-      transpose16(a);
-      for (int p = 0; p < 16; ++p) _mm512_storeu_si512(dst + p * 64, a[p]);
-    }
+  pack_dword_panels(X, xs, T, k, Tp, us, panels);
 }
 
 void amx_ternary_matmul(const uint8_t* U, int64_t us, int64_t rows, int64_t rows_p, const int8_t* panels, int64_t T,
