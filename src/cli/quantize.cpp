@@ -119,8 +119,9 @@ int run(const QuantizeFlags& f) {
   for (auto& [k, v] : gguf_vocab_keys(vocab)) w.add(k, std::move(v));
   st = w.write(f.out);
   if (!st.ok()) return fail("quantize", st);
-  std::fprintf(stderr, "nibble quantize: wrote %s (%s, %s head)\n", f.out.c_str(), tr->name,
-               formats::traits(eo.head_type()).name);
+  const HeadFormats head = eo.head_formats(lw->cfg.dim, lw->tied);
+  std::fprintf(stderr, "nibble quantize: wrote %s (%s, embedding %s, output %s)\n", f.out.c_str(), tr->name,
+               formats::traits(head.embd).name, formats::traits(head.output).name);
   return 0;
 }
 

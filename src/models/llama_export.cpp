@@ -92,10 +92,16 @@ Status add_norm(const float* v, int64_t n, const std::string& name, io::GgufWrit
 
 }  // namespace
 
-FormatId low_bit_head_type(FormatId t) {
+HeadFormats default_head_formats(FormatId t, int64_t width, bool tied) {
+  if (t == FormatId::TQ1_0 || t == FormatId::TQ2_0) {
+    auto fits = [&](FormatId f) { return width % formats::traits(f).block_size == 0 ? f : FormatId::Q8_0; };
+    const FormatId output = fits(FormatId::Q6_K);
+    return {tied ? output : fits(FormatId::Q4_K), output};
+  }
   const auto& tr = formats::traits(t);
   const bool below_8_bits = tr.block_bytes * 8 < size_t(8 * tr.block_size);
-  return below_8_bits ? FormatId::Q8_0 : t;
+  const FormatId f = below_8_bits ? FormatId::Q8_0 : t;
+  return {f, f};
 }
 
 Status add_llama_to_gguf(const io::ModelFile& in, const LlamaExportOptions& opt, io::GgufWriter& w,
@@ -107,7 +113,8 @@ Status add_llama_to_gguf(const io::ModelFile& in, const LlamaExportOptions& opt,
 Status add_llama_weights_to_gguf(const io::ModelFile& in, const LlamaWeights& lw, const LlamaExportOptions& opt,
                                  io::GgufWriter& w, std::vector<std::vector<uint8_t>>& keep) {
   const LlamaConfig& c = lw.cfg;
-  for (FormatId t : {opt.type, opt.head_type()}) {
+  const HeadFormats head = opt.head_formats(lw.cfg.dim, lw.tied);
+  for (FormatId t : {opt.type, head.embd, head.output}) {
     const auto& tr = formats::traits(t);
     if (!tr.from_float || !tr.dot || tr.dot_i32)
       return Status::Error(std::string("convert: a Llama model cannot be written as ") + tr.name +
@@ -138,7 +145,7 @@ Status add_llama_weights_to_gguf(const io::ModelFile& in, const LlamaWeights& lw
   const int64_t perm = c.rope_style == kernels::RopeStyle::HalfSplit ? c.head_dim : 0;
   if (perm && c.rot_dim != c.head_dim) return Status::Error("convert: partial RoPE of half-split models is not supported");
   Progress bar("convert", int64_t(lw.layers.size()) + 2);
-  NB_TRY(convert_matrix(lw.tok_embd, opt.head_type(), 0, "token_embd.weight", w, keep));
+  NB_TRY(convert_matrix(lw.tok_embd, head.embd, 0, "token_embd.weight", w, keep));
   bar.add();
   for (size_t l = 0; l < lw.layers.size(); ++l) {
     const LlamaLayer& L = lw.layers[l];
@@ -155,7 +162,7 @@ Status add_llama_weights_to_gguf(const io::ModelFile& in, const LlamaWeights& lw
     bar.add();
   }
   NB_TRY(add_norm(lw.out_norm, c.dim, "output_norm.weight", w, keep));
-  if (!lw.tied) NB_TRY(convert_matrix(lw.output, opt.head_type(), 0, "output.weight", w, keep));
+  if (!lw.tied) NB_TRY(convert_matrix(lw.output, head.output, 0, "output.weight", w, keep));
   bar.add();
   bar.finish();
   return Status::Ok();

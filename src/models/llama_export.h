@@ -9,14 +9,26 @@
 
 namespace nb {
 
-// Embedding and output head are written in at least 8 bits when the matrices
-// have fewer (llama.cpp's quantizer likewise keeps them in 6+ bits).
-FormatId low_bit_head_type(FormatId t);
+// Formats of the embedding and the output head when the caller names none
+// (a tied embedding is the output head):
+// - TQ1_0 / TQ2_0: what llama.cpp's quantizer writes with these types, so
+//   that converted files carry the same tensors as the ones people have:
+//   embedding Q4_K, output Q6_K, each Q8_0 where the width is not a multiple
+//   of their 256-element blocks;
+// - other formats below 8 bits: Q8_0 for both (fp4-and-gptq.md: the
+//   quantizer keeps them in 8 bits unless asked);
+// - 8 bits and more: the matrices' own format.
+struct HeadFormats {
+  FormatId embd, output;
+};
+HeadFormats default_head_formats(FormatId t, int64_t width, bool tied);
 
 struct LlamaExportOptions {
-  FormatId type = FormatId::F16;   // format of the weight matrices
-  FormatId head = FormatId::kCount;  // embedding / output head; kCount: low_bit_head_type(type)
-  FormatId head_type() const { return head != FormatId::kCount ? head : low_bit_head_type(type); }
+  FormatId type = FormatId::F16;     // format of the weight matrices
+  FormatId head = FormatId::kCount;  // embedding and output head; kCount: default_head_formats
+  HeadFormats head_formats(int64_t width, bool tied) const {
+    return head != FormatId::kCount ? HeadFormats{head, head} : default_head_formats(type, width, tied);
+  }
 };
 
 // Adds the model's metadata and tensors (converted as needed) to `w`. Buffers

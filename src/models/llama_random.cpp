@@ -96,9 +96,9 @@ Result<LlamaWeights> random_llama_weights(const LlamaConfig& cfg, FormatId forma
   w.cfg = cfg;
   const int64_t q = cfg.n_heads * cfg.head_dim, kv = cfg.n_kv_heads * cfg.head_dim;
   uint64_t s = seed;
-  // llama.cpp's quantizer keeps the embedding/output in >= 8 bits; so do we
-  FormatId head_fmt = low_bit_head_type(format);
-  w.tok_embd = random_matrix(cfg.vocab_size, cfg.dim, head_fmt, ++s, pool, w.owned);
+  // The embedding and output head in the formats a converted file would have.
+  const HeadFormats head = default_head_formats(format, cfg.dim, /*tied=*/false);
+  w.tok_embd = random_matrix(cfg.vocab_size, cfg.dim, head.embd, ++s, pool, w.owned);
   for (int64_t l = 0; l < cfg.n_layers; ++l) {
     LlamaLayer L;
     L.attn_norm = ones(cfg.dim, w.owned);
@@ -113,7 +113,7 @@ Result<LlamaWeights> random_llama_weights(const LlamaConfig& cfg, FormatId forma
     w.layers.push_back(L);
   }
   w.out_norm = ones(cfg.dim, w.owned);
-  w.output = random_matrix(cfg.vocab_size, cfg.dim, head_fmt, ++s, pool, w.owned);
+  w.output = random_matrix(cfg.vocab_size, cfg.dim, head.output, ++s, pool, w.owned);
   return w;
 }
 
