@@ -1,10 +1,10 @@
 #include "io/npy_read.h"
 
 #include <bit>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <memory>
+
+#include "core/mapped_file.h"
+#include "io/checked.h"
 
 namespace nb::io {
 namespace {
@@ -70,31 +70,29 @@ const char* npy_dtype_name(NpyDType t) {
   return "?";
 }
 
-Result<NpyArray> read_npy(const std::string& path) {
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) return Status::Error(strfmt("%s: cannot open: %s", path.c_str(), std::strerror(errno)));
-  unsigned char pre[10];
-  if (std::fread(pre, 1, 10, f.get()) != 10 || std::memcmp(pre, "\x93NUMPY", 6) != 0)
-    return Status::Error(path + ": not a .npy file");
-  const int major = pre[6];
-  size_t hlen = 0;
+Result<NpyArray> parse_npy(const uint8_t* data, size_t size, const std::string& name) {
+  auto err = [&](const std::string& why) { return Status::Error(name + ": " + why); };
+  if (size < 10 || std::memcmp(data, "\x93NUMPY", 6) != 0) return err("not a .npy file");
+  const int major = data[6];
+  size_t hlen = 0, pos = 10;
   if (major == 1) {
-    hlen = size_t(pre[8]) | size_t(pre[9]) << 8;
+    hlen = size_t(data[8]) | size_t(data[9]) << 8;
   } else if (major == 2 || major == 3) {
-    unsigned char more[2];
-    if (std::fread(more, 1, 2, f.get()) != 2) return Status::Error(path + ": truncated header");
-    hlen = size_t(pre[8]) | size_t(pre[9]) << 8 | size_t(more[0]) << 16 | size_t(more[1]) << 24;
+    if (size < 12) return err("truncated header");
+    hlen = size_t(data[8]) | size_t(data[9]) << 8 | size_t(data[10]) << 16 | size_t(data[11]) << 24;
+    pos = 12;
   } else {
-    return Status::Error(strfmt("%s: unsupported .npy version %d", path.c_str(), major));
+    return err(strfmt("unsupported .npy version %d", major));
   }
-  if (hlen > (1u << 20)) return Status::Error(path + ": header too large");
-  std::string h(hlen, '\0');
-  if (std::fread(h.data(), 1, hlen, f.get()) != hlen) return Status::Error(path + ": truncated header");
+  if (hlen > (1u << 20)) return err("header too large");
+  if (hlen > size - pos) return err("truncated header");
+  const std::string h(reinterpret_cast<const char*>(data + pos), hlen);
+  pos += hlen;
 
   std::string descr, fortran, shape;
   if (!dict_value(h, "descr", &descr) || !dict_value(h, "fortran_order", &fortran) || !dict_value(h, "shape", &shape))
-    return Status::Error(path + ": header lacks descr/fortran_order/shape");
-  if (fortran != "False") return Status::Error(path + ": Fortran-order arrays are not supported");
+    return err("header lacks descr/fortran_order/shape");
+  if (fortran != "False") return err("Fortran-order arrays are not supported");
 
   NpyArray a;
   if (descr == "'<f4'") a.dtype = NpyDType::F32;
@@ -103,27 +101,40 @@ Result<NpyArray> read_npy(const std::string& path) {
   else if (descr == "'<i4'") a.dtype = NpyDType::I32;
   else if (descr == "'|u1'" || descr == "'<u1'") a.dtype = NpyDType::U8;
   else if (descr == "'|i1'" || descr == "'<i1'") a.dtype = NpyDType::I8;
-  else return Status::Error(strfmt("%s: unsupported dtype %s", path.c_str(), descr.c_str()));
+  else return err("unsupported dtype " + descr);
 
-  // shape: "(256, 256)", "(256,)" or "()"
-  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')')
-    return Status::Error(path + ": malformed shape " + shape);
-  const char* p = shape.c_str() + 1;
-  while (*p && *p != ')') {
-    while (*p == ' ' || *p == ',') ++p;
-    if (*p == ')') break;
-    char* end = nullptr;
-    long long d = std::strtoll(p, &end, 10);
-    if (end == p || d < 0) return Status::Error(path + ": malformed shape " + shape);
-    a.shape.push_back(d);
-    p = end;
+  // shape: "(256, 256)", "(256,)" or "()"; every dimension a plain decimal,
+  // their product (in bytes) no larger than what follows the header.
+  if (shape.size() < 2 || shape.front() != '(' || shape.back() != ')') return err("malformed shape " + shape);
+  uint64_t bytes = elem_size(a.dtype);
+  for (size_t i = 1; i + 1 < shape.size();) {
+    if (shape[i] == ' ' || shape[i] == ',') {
+      ++i;
+      continue;
+    }
+    uint64_t d = 0;
+    size_t j = i;
+    for (; j + 1 < shape.size() && shape[j] >= '0' && shape[j] <= '9'; ++j)
+      if (!checked_mul(d, 10, &d) || !checked_add(d, uint64_t(shape[j] - '0'), &d) || d > (uint64_t(1) << 40))
+        return err("dimension too large in shape " + shape);
+    if (j == i) return err("malformed shape " + shape);
+    if (!checked_mul(bytes, d, &bytes) || bytes > (uint64_t(1) << 40)) return err("array too large: shape " + shape);
+    a.shape.push_back(int64_t(d));
+    i = j;
   }
-  const int64_t n = a.numel();
-  if (n < 0 || n > (int64_t(1) << 34)) return Status::Error(path + ": array too large");
-  a.bytes.resize(size_t(n) * elem_size(a.dtype));
-  if (std::fread(a.bytes.data(), 1, a.bytes.size(), f.get()) != a.bytes.size())
-    return Status::Error(strfmt("%s: truncated data (expected %zu bytes)", path.c_str(), a.bytes.size()));
+  if (a.shape.size() > 32) return err("too many dimensions in shape " + shape);
+  if (bytes != size - pos)
+    return err(strfmt("the shape %s needs %llu data bytes, the file has %zu", shape.c_str(),
+                      (unsigned long long)bytes, size - pos));
+  a.bytes.assign(data + pos, data + size);
   return a;
+}
+
+Result<NpyArray> read_npy(const std::string& path) {
+  auto map = MappedFile::open(path);
+  if (!map.ok()) return map.status();
+  const MappedFile& m = *map.value();
+  return parse_npy(m.data(), m.size(), path);
 }
 
 Result<std::vector<float>> npy_as_f32(const NpyArray& a) { return typed<float>(a, NpyDType::F32); }

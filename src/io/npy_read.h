@@ -2,6 +2,7 @@
 // float32/float64/int64/int32/uint8/int8. Used by the quantizer's golden tests
 // and by anything that loads calibration arrays; io/npy.h holds the writer.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,9 @@ struct NpyArray {
 };
 
 const char* npy_dtype_name(NpyDType t);
+// The array in `size` bytes of a .npy file; errors start with `name`. The
+// data must be exactly what the header's shape and dtype call for.
+Result<NpyArray> parse_npy(const uint8_t* data, size_t size, const std::string& name);
 Result<NpyArray> read_npy(const std::string& path);
 
 // The values of an array whose dtype is exactly the requested one (no conversion).

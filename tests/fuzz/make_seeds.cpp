@@ -124,6 +124,25 @@ int kld_base(const std::string& dir) {
   return 0;
 }
 
+// .npy files as numpy writes them (version 1, header padded to 64 bytes).
+std::string npy_file(const std::string& dict, const std::string& data) {
+  std::string h = dict;
+  h.append((64 - (10 + h.size() + 1) % 64) % 64, ' ');
+  h += '\n';
+  std::string s = "\x93NUMPY";
+  s += '\x01';
+  s += '\x00';
+  append<uint16_t>(s, uint16_t(h.size()));
+  return s + h + data;
+}
+
+int npy(const std::string& dir) {
+  put(dir + "/f32.npy", npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", std::string(16, '\x3f')));
+  put(dir + "/u8.npy", npy_file("{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", "abc"));
+  put(dir + "/scalar.npy", npy_file("{'descr': '<i8', 'fortran_order': False, 'shape': (), }", std::string(8, '\0')));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,5 +156,6 @@ int main(int argc, char** argv) {
   if (target == "llama2c_fuzz") return llama2c(dir);
   if (target == "config_json_fuzz") return config_json(dir);
   if (target == "kld_base_fuzz") return kld_base(dir);
+  if (target == "npy_fuzz") return npy(dir);
   return 0;
 }
