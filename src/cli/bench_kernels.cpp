@@ -77,15 +77,15 @@ Result<KernelResult> measure(FormatId f, int reps) {
   std::vector<uint8_t> x(xrb * size_t(kPrefillTokens));
   for (int64_t t = 0; t < kPrefillTokens; ++t) at.from_float(&v[size_t(t * kCols)], &x[size_t(t) * xrb], kCols);
   std::vector<float> y(size_t(rows * kPrefillTokens));
-  // Prefill takes the entry the Llama models' prefill takes (matmul_prefill,
-  // whose sums may run in another order) where the format has one.
+  // Each takes the entry the Llama models take (matmul_prefill and
+  // matmul_decode, whose sums may run in another order) where the format has one.
   auto call = [&](int64_t T) {
-    if (tab.matmul_scaled[size_t(f)])
+    if (tab.matmul_scaled[size_t(f)]) {
       tab.matmul_scaled[size_t(f)](w, wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows, 1.0f);
-    else if (T > 1 && tab.matmul_prefill[size_t(f)])
-      tab.matmul_prefill[size_t(f)](w, wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows);
-    else
-      tab.matmul[size_t(f)](w, wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows);
+      return;
+    }
+    kernels::MatmulRowsFn fn = T > 1 ? tab.matmul_prefill[size_t(f)] : tab.matmul_decode[size_t(f)];
+    (fn ? fn : tab.matmul[size_t(f)])(w, wrb, 0, rows, kCols, x.data(), xrb, T, y.data(), rows);
   };
   return KernelResult{best_time([&] { call(1); }, reps), best_time([&] { call(kPrefillTokens); }, reps), rows,
                       bytes * size_t(rows)};

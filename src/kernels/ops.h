@@ -23,8 +23,10 @@ enum class RopeStyle : uint8_t {
 // that prefill and decode agree bit for bit (the models that promise that:
 // HGRNBit, BitNet), or in any order, which lets prefill run on the AMX tile
 // unit (float weights from exact bf16 splits, bf16_gemm.h, 2-3x faster; the
-// 4-bit formats through KernelTable::matmul_prefill, fp4_amx.cpp, 3-4x):
-// equal to decode to fp32 rounding.
+// 4-bit formats through KernelTable::matmul_prefill, fp4_amx.cpp, 3-4x),
+// and T = 1 too where a format has a KernelTable::matmul_decode entry (INT4
+// on integer multiply-adds, int4_planes_avx512.cpp): equal to decode to fp32
+// rounding.
 enum class FloatSums { DecodeOrder, AnyOrder };
 
 // Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.rows().
@@ -148,7 +150,8 @@ struct QuantizedProduct {
   float* Y;  // element (t, r) at Y[t * y_stride + r]
   int64_t y_stride;
 };
-// sums: AnyOrder lets T > 1 use KernelTable::matmul_prefill where a format has one.
+// sums: AnyOrder lets T > 1 use KernelTable::matmul_prefill and T = 1
+// KernelTable::matmul_decode where a format has one.
 void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t T, ThreadPool& pool,
                             FloatSums sums = FloatSums::DecodeOrder);
 

@@ -60,9 +60,12 @@ void matmul_quantized_group(std::span<const QuantizedProduct> products, int64_t 
             tab.matmul_scaled[f](W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y, p.y_stride, W.scale);
             continue;
           }
-          const bool any_order = sums == FloatSums::AnyOrder && T > 1 && tab.matmul_prefill[f];
-          (any_order ? tab.matmul_prefill[f] : tab.matmul[f])(W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y,
-                                                               p.y_stride);
+          MatmulRowsFn fn = tab.matmul[f];
+          if (sums == FloatSums::AnyOrder) {
+            const MatmulRowsFn any = T > 1 ? tab.matmul_prefill[f] : tab.matmul_decode[f];
+            if (any) fn = any;
+          }
+          fn(W.data, wrb, r0, r1, k, p.Xq, p.xq_row_bytes, T, p.Y, p.y_stride);
           if (formats::traits(W.format).tensor_scale && W.scale != 1.0f)
             for (int64_t t = 0; t < T; ++t)
               for (int64_t r = r0; r < r1; ++r) p.Y[t * p.y_stride + r] *= W.scale;

@@ -65,6 +65,9 @@
 //  * T == 1 (decode): memory bound. kDecodeRows rows at a time, each row
 //    streamed once, software prefetch ahead of the loads, the rows of a
 //    step taken from kDecodeRows long sequential streams (row_streams.h).
+//    Callers that allow another summation order take INT4 decode on
+//    integer multiply-adds instead (KernelTable::matmul_decode,
+//    int4_planes_avx512.cpp).
 //  * T > 1 (prefill): an L2-sized block of rows is visited once per tile of
 //    prefill_cols() tokens; each decoded weight vector is used for every
 //    token of the tile (rows x tokens x 2 accumulators in registers).
@@ -88,6 +91,7 @@
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
 #include "kernels/cpu/hsum.h"
+#include "kernels/cpu/int4_planes.h"
 #include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
@@ -357,6 +361,16 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
   }
 }
 
+// Decode whose sums may run in another order (KernelTable::matmul_decode):
+// INT4 W4R rows on integer multiply-adds (int4_planes_avx512.cpp) where the
+// row is whole 128-code chunks, else matmul_w4.
+template <int G>
+void w4r_decode_entry(const void* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* x, size_t xrb,
+                      int64_t T, float* y, int64_t ys) {
+  if (k % formats::kW4RChunk == 0) return cpu::int4_w4r_planes_matmul(G, w, wrb, r0, r1, k, x, xrb, T, y, ys);
+  matmul_w4<Int4W<G>, true>(w, wrb, r0, r1, k, x, xrb, T, y, ys);
+}
+
 // Prefill whose sums may run in another order (KernelTable::matmul_prefill):
 // on the tile unit where there is one (fp4_amx.cpp), else matmul_w4.
 // amx_bf16_ready() is checked per call because tests and benchmarks switch it.
@@ -396,6 +410,11 @@ void register_fp4_avx512(KernelTable& t) {
   w4r(Id::NVFP4, Id::NVFP4R, matmul_w4<NvW, true>, prefill_entry<Id::NVFP4R, NvW, true>);
   w4r(Id::INT4_G32, Id::INT4_G32R, matmul_w4<Int4W<32>, true>, prefill_entry<Id::INT4_G32R, Int4W<32>, true>);
   w4r(Id::INT4_G64, Id::INT4_G64R, matmul_w4<Int4W<64>, true>, prefill_entry<Id::INT4_G64R, Int4W<64>, true>);
+  if (f.avx512vnni) {
+    t.matmul_decode[size_t(Id::INT4_G128)] = cpu::int4_g128_planes_matmul;
+    t.matmul_decode[size_t(Id::INT4_G32R)] = w4r_decode_entry<32>;
+    t.matmul_decode[size_t(Id::INT4_G64R)] = w4r_decode_entry<64>;
+  }
 }
 
 }  // namespace nb::kernels

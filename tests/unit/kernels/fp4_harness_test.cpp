@@ -20,6 +20,13 @@
 // division by 3 (u |y| <= u A; A there uses the weights already divided by
 // 3). Hence (k + 1) u A, and (k + 2) u A for MXFP4_FPQ. The bound is
 // relative to A, not to |y|, so cancelling sums cannot make it flaky.
+//
+// The decode entries (KernelTable::matmul_decode: INT4 on integer
+// multiply-adds, int4_planes_avx512.cpp) also round each activation that lies
+// more than 14 binades below the largest of its group of 8 to a multiple of
+// 2^(E-21), E that largest one's exponent: at most 2^(E-22) off. The groups
+// lie inside runs of 32 elements, so plane_rounding() bounds that by
+// sum |w_i| 2^(E_run - 22) with E_run the exponent of the run's largest.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -145,6 +152,20 @@ double tolerance(FormatId f, int64_t k, double A) {
   return roundings * kU * A + 1e-37;  // 1e-37: an all-zero row has A = 0
 }
 
+// The decode entries' rounding of small activations (above): sum over the
+// row of |w_i| 2^(E_run(i) - 22), w the row's weights as floats.
+double plane_rounding(const std::vector<float>& w, const float* x, int64_t k) {
+  double bound = 0;
+  for (int64_t r = 0; r < k; r += 32) {
+    float m = 0;
+    for (int64_t i = r; i < r + 32; ++i) m = std::max(m, std::fabs(x[i]));
+    if (m == 0) continue;
+    const double grain = std::ldexp(1.0, std::ilogb(m) - 22);
+    for (int64_t i = r; i < r + 32; ++i) bound += std::fabs(double(w[size_t(i)])) * grain;
+  }
+  return bound;
+}
+
 struct Case {
   int64_t rows, k, T, r0, r1;
 };
@@ -175,14 +196,45 @@ std::vector<Case> cases_for(FormatId f) {
 }
 
 // Y over rows [r0, r1) for T tokens; elements outside stay at a sentinel.
+// w holds rows of format f; with a layout (a format-table row that
+// rearranges f, e.g. W4R) fn gets them rearranged into it.
 std::vector<float> run_matmul(MatmulRowsFn fn, FormatId f, const std::vector<uint8_t>& w, const std::vector<float>& x,
-                              const Case& c) {
-  const size_t wrb = formats::row_bytes(f, c.k);
+                              const Case& c, FormatId layout = FormatId::kCount) {
+  size_t wrb = formats::row_bytes(f, c.k);
+  std::vector<uint8_t> wr;
+  const uint8_t* wp = w.data();
+  if (layout != FormatId::kCount) {
+    const size_t rb = formats::row_bytes(layout, c.k);
+    wr.resize(rb * size_t(c.rows));
+    for (int64_t r = 0; r < c.rows; ++r)
+      formats::traits(layout).rearrange(w.data() + size_t(r) * wrb, wr.data() + size_t(r) * rb, c.k);
+    wp = wr.data();
+    wrb = rb;
+  }
   const int64_t ys = c.rows + 3;  // a row stride wider than rows
   std::vector<float> y(size_t(ys * c.T), -12345.0f);
   const std::vector<uint16_t> xb = to_bf16(x);
-  fn(w.data(), wrb, c.r0, c.r1, c.k, xb.data(), size_t(c.k) * sizeof(uint16_t), c.T, y.data(), ys);
+  fn(wp, wrb, c.r0, c.r1, c.k, xb.data(), size_t(c.k) * sizeof(uint16_t), c.T, y.data(), ys);
   return y;
+}
+
+// The entries of format f to check against the reference: matmul, prefill
+// and decode over f's rows, and the decode entry of the layout the table
+// rearranges f into at load (planes: a decode entry, bound by
+// plane_rounding() too).
+struct Entry {
+  MatmulRowsFn fn;
+  FormatId layout;
+  bool planes;
+};
+std::vector<Entry> entries(const KernelTable& t, FormatId f) {
+  std::vector<Entry> out;
+  for (const MatmulRowsFn fn : {t.matmul[size_t(f)], t.matmul_prefill[size_t(f)]})
+    if (fn) out.push_back({fn, FormatId::kCount, false});
+  if (t.matmul_decode[size_t(f)]) out.push_back({t.matmul_decode[size_t(f)], FormatId::kCount, true});
+  const FormatId rf = t.load_layout[size_t(f)];
+  if (rf != FormatId::kCount && t.matmul_decode[size_t(rf)]) out.push_back({t.matmul_decode[size_t(rf)], rf, true});
+  return out;
 }
 
 // The kernels' scaled value tables: E2M1 value x block scale, from the format
@@ -265,12 +317,12 @@ TEST_F(Fp4Harness, MatmulMatchesReference) {
   for (const std::string& isa : simd_isas()) {
     const KernelTable& t = use(isa);
     for (FormatId f : kW4Formats)
-      for (const MatmulRowsFn fn : {t.matmul[size_t(f)], t.matmul_prefill[size_t(f)]}) {
-      if (!fn) continue;  // no prefill entry of its own
+      for (const Entry& e : entries(t, f)) {
+      const bool planes = e.planes;
       for (const Case& c : cases_for(f)) {
         const auto w = random_weights(f, c.rows, c.k, Scales::Wide, rng);
         const auto x = random_floats(size_t(c.T * c.k), rng);
-        const auto y = run_matmul(fn, f, w, x, c);
+        const auto y = run_matmul(e.fn, f, w, x, c, e.layout);
         const auto yr = run_matmul(ref.matmul[size_t(f)], f, w, x, c);
         const size_t wb = formats::row_bytes(f, c.k);
         const int64_t ys = c.rows + 3;
@@ -283,7 +335,12 @@ TEST_F(Fp4Harness, MatmulMatchesReference) {
               continue;
             }
             const double A = abs_terms(f, w.data() + size_t(r) * wb, x.data() + t0 * c.k, c.k);
-            const double tol = tolerance(f, c.k, A);
+            double tol = tolerance(f, c.k, A);
+            if (planes) {
+              std::vector<float> wf(size_t(c.k));
+              formats::traits(f).to_float(w.data() + size_t(r) * wb, wf.data(), c.k);
+              tol += plane_rounding(wf, x.data() + t0 * c.k, c.k);
+            }
             const double diff = std::fabs(double(y[i]) - double(yr[i]));
             if (!(diff <= tol) && bad++ < 5)
               ADD_FAILURE() << describe(isa, f, c) << " t=" << t0 << " r=" << r << ": " << y[i] << " vs ref " << yr[i]
@@ -296,7 +353,7 @@ TEST_F(Fp4Harness, MatmulMatchesReference) {
 }
 
 // Small integer activations and small scales make every value either side
-// (and the prefill entries', KernelTable::matmul_prefill)
+// (and the prefill and decode entries', KernelTable::matmul_prefill/_decode)
 // forms exact in fp32, so the outputs must be equal: this checks decoding
 // (nibble order, signs, -0, the value tables, scales, the FPQ 1/3) apart from
 // any rounding. 1 to 17 blocks: every remainder of the kernels' batches of 8
@@ -321,9 +378,8 @@ TEST_F(Fp4Harness, SmallIntegerSumsAreExact) {
           std::vector<float> x(size_t(T * c.k));
           for (float& v : x) v = float(int(rng() % 9) - 4);
           const auto yr = run_matmul(ref.matmul[size_t(f)], f, w, x, c);
-          for (const MatmulRowsFn fn : {t.matmul[size_t(f)], t.matmul_prefill[size_t(f)]}) {
-            if (!fn) continue;
-            const auto y = run_matmul(fn, f, w, x, c);
+          for (const Entry& e : entries(t, f)) {
+            const auto y = run_matmul(e.fn, f, w, x, c, e.layout);
             for (size_t i = 0; i < y.size(); ++i) ASSERT_EQ(y[i], yr[i]) << describe(isa, f, c) << " index " << i;
           }
         }
@@ -435,9 +491,72 @@ TEST_F(Fp4Harness, ResultsDoNotDependOnThreadCount) {
         const std::string what = isa + " " + formats::traits(f).name + " T=" + std::to_string(tt);
         EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << what << ", 2 threads";
         EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float))) << what << ", 3 threads";
+        // The same with the entries that may sum in another order (prefill, decode).
+        matmul(W, x.data(), k, tt, y1.data(), rows, p1, FloatSums::AnyOrder);
+        matmul(W, x.data(), k, tt, y2.data(), rows, p2, FloatSums::AnyOrder);
+        matmul(W, x.data(), k, tt, y3.data(), rows, p3, FloatSums::AnyOrder);
+        EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << what << ", any order, 2 threads";
+        EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float))) << what << ", any order, 3 threads";
       }
     }
   }
+}
+
+// The decode entries (matmul_decode) hold activations as integers on a grid
+// of 2^(E-21) per group, E the exponent of the group's largest: an activation
+// whose lowest set bit is at or above that grain must come out exact. Every
+// fourth element (one in each of the kernel's groups, whatever their exact
+// shape inside a run of 32) is +-2^E with a zero weight (code 8), the others
+// are odd multiples m 2^(E-21), m < 256 (the finest still exact), with
+// weights (code - 8) d, d in +-{0.5, 1, 2}: the lane sums and every fp32 step
+// after them are then exact, so the output must equal the exact sum. One
+// binade finer (m 2^(E-22)) each such element may be off by 2^(E-22) |w|.
+TEST_F(Fp4Harness, DecodeEntriesAreExactOnTheirGrid) {
+  std::mt19937 rng(5150);
+  int checked = 0;
+  for (const std::string& isa : simd_isas()) {
+    const KernelTable& t = use(isa);
+    for (FormatId f : kW4Formats)
+      for (const Entry& e : entries(t, f)) {
+      if (!e.planes) continue;
+      ++checked;
+      const auto& tr = formats::traits(f);
+      for (int64_t nb : {128 / tr.block_size, 256 / tr.block_size})
+        for (int E : {-40, 0, 3, 25})
+          for (int finer : {0, 1}) {
+            const int64_t rows = 9, k = nb * tr.block_size;
+            auto w = random_weights(f, rows, k, Scales::Exact, rng);
+            std::vector<float> x(static_cast<size_t>(k));
+            for (int64_t i = 0; i < k; ++i) {
+              const float sign = (rng() & 1) ? -1.0f : 1.0f;
+              x[size_t(i)] = i % 4 == 0 ? sign * std::ldexp(1.0f, E)
+                                        : sign * std::ldexp(float(2 * (rng() % 128) + 1), E - 21 - finer);
+            }
+            const size_t rb = formats::row_bytes(f, k);
+            for (int64_t r = 0; r < rows; ++r)
+              for (int64_t i = 0; i < k; i += 4) {  // zero weight under every 2^E
+                uint8_t* blk = w.data() + size_t(r) * rb + size_t(i / tr.block_size) * tr.block_bytes + 2;
+                uint8_t& byte = blk[16 * ((i % tr.block_size) / 32) + i % 16];
+                byte = (i % 32) < 16 ? uint8_t((byte & 0xF0) | 8) : uint8_t((byte & 0x0F) | 0x80);
+              }
+            const auto y = run_matmul(e.fn, f, w, x, Case{rows, k, 1, 0, rows}, e.layout);
+            for (int64_t r = 0; r < rows; ++r) {
+              std::vector<float> wf(static_cast<size_t>(k));
+              tr.to_float(w.data() + size_t(r) * rb, wf.data(), k);
+              double exact = 0, slack = 0;
+              for (int64_t i = 0; i < k; ++i) {
+                exact += double(wf[size_t(i)]) * double(x[size_t(i)]);
+                if (i % 4) slack += std::fabs(double(wf[size_t(i)])) * std::ldexp(1.0, E - 22);
+              }
+              const std::string what = isa + " " + tr.name + (e.layout != FormatId::kCount ? " rearranged" : "") +
+                                       " nb=" + std::to_string(nb) + " E=" + std::to_string(E) + " r=" + std::to_string(r);
+              if (!finer) ASSERT_EQ(double(y[size_t(r)]), exact) << what;
+              else ASSERT_LE(std::fabs(double(y[size_t(r)]) - exact), slack + kU * std::fabs(exact)) << what << " finer";
+            }
+          }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no decode entries on this CPU";
 }
 
 // NVFP4 rows hold the weights divided by TensorView::scale; kernels::matmul

@@ -1,0 +1,21 @@
+// INT4 decode on integer multiply-adds (int4_planes_avx512.cpp): the
+// KernelTable::matmul_decode entries fp4_avx512.cpp registers where the CPU
+// has AVX512-VNNI. Their sums run in another order than the matmul entries'
+// (each 8-element lane summed exactly in int32, then rounded once), so they
+// serve only callers that allow that (FloatSums::AnyOrder).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace nb::kernels::cpu {
+
+// MatmulRowsFn for INT4-g128 rows in the file layout, x T bf16 rows (each
+// token on its own: this is a decode kernel).
+void int4_g128_planes_matmul(const void* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* x, size_t xrb,
+                             int64_t T, float* y, int64_t ys);
+// The same for INT4-g32 / g64 (G) rows in their W4R layout, k a multiple of
+// 128 (W4R keeps the codes of a last partial chunk in file blocks).
+void int4_w4r_planes_matmul(int G, const void* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* x,
+                            size_t xrb, int64_t T, float* y, int64_t ys);
+
+}  // namespace nb::kernels::cpu
