@@ -63,8 +63,14 @@ namespace {
 constexpr int kStep = 128;
 // Rows (sequential streams) decoded together, and how far ahead (bytes)
 // each is prefetched; as the bf16 kernels (fp4_avx512.cpp).
-constexpr int kRows = 4;
-constexpr size_t kPrefetchAhead = 2048;
+#ifndef NIBBLE_PLANES_ROWS
+#define NIBBLE_PLANES_ROWS 4
+#endif
+#ifndef NIBBLE_PLANES_AHEAD
+#define NIBBLE_PLANES_AHEAD 2048
+#endif
+constexpr int kRows = NIBBLE_PLANES_ROWS;
+constexpr size_t kPrefetchAhead = NIBBLE_PLANES_AHEAD;
 
 // One step's activations: planes[p][h][j] is digit p of the element that
 // meets the low (h = 0) or high (h = 1) nibble of (shuffled) code byte j.
