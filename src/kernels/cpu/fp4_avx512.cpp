@@ -410,7 +410,12 @@ void register_fp4_avx512(KernelTable& t) {
   w4r(Id::NVFP4, Id::NVFP4R, matmul_w4<NvW, true>, prefill_entry<Id::NVFP4R, NvW, true>);
   w4r(Id::INT4_G32, Id::INT4_G32R, matmul_w4<Int4W<32>, true>, prefill_entry<Id::INT4_G32R, Int4W<32>, true>);
   w4r(Id::INT4_G64, Id::INT4_G64R, matmul_w4<Int4W<64>, true>, prefill_entry<Id::INT4_G64R, Int4W<64>, true>);
-  if (f.avx512vnni) {
+  // The integer decode where VDPBF16PS is the bottleneck: the Intel cores
+  // with the tile unit, where it issues once per two cycles on both 512-bit
+  // ports (docs/performance.md). On the Zen 5 guest it issues twice per
+  // cycle and the bf16 kernel read INT4-g128 at 49 GB/s per core in L2,
+  // above a core's DRAM share; the integer kernel was not measured there.
+  if (f.avx512vnni && f.amx_bf16) {
     t.matmul_decode[size_t(Id::INT4_G128)] = cpu::int4_g128_planes_matmul;
     t.matmul_decode[size_t(Id::INT4_G32R)] = w4r_decode_entry<32>;
     t.matmul_decode[size_t(Id::INT4_G64R)] = w4r_decode_entry<64>;

@@ -1,6 +1,6 @@
 // INT4 decode on integer multiply-adds (int4_planes_avx512.cpp): the
-// KernelTable::matmul_decode entries fp4_avx512.cpp registers where the CPU
-// has AVX512-VNNI. Their sums run in another order than the matmul entries'
+// KernelTable::matmul_decode entries fp4_avx512.cpp registers on CPUs with
+// AVX512-VNNI and the AMX tile unit (Intel cores, whose VDPBF16PS is slow). Their sums run in another order than the matmul entries'
 // (each 8-element lane summed exactly in int32, then rounded once), so they
 // serve only callers that allow that (FloatSums::AnyOrder).
 #pragma once

@@ -1,4 +1,4 @@
-// INT4-g128 decode (one token) with VPDPBUSD: the bf16 activations are held
+// INT4 (g32, g64, g128) decode (one token) with VPDPBUSD: the bf16 activations are held
 // as three int8 digit planes, so every product of a 4-bit code and an
 // activation is an exact integer multiply-add. KernelTable::matmul_decode
 // entry (used only for FloatSums::AnyOrder); fp4_avx512.cpp registers it.
@@ -16,7 +16,7 @@
 // group's largest |x| (2^E <= max < 2^(E+1)), v_i = round_half_even(x_i *
 // 2^(21-E)) is an integer with |v_i| <= 2^22, exact whenever x_i >= 2^(E-14)
 // in magnitude (8 significant bits); smaller elements are off by at most
-// 2^(E-22), the size of one fp32 rounding of the group's largest value. Each
+// 2^(E-22), two fp32 units in the last place of the group's largest value. Each
 // v_i = a0 * 2^16 + a1 * 2^8 + a2 with a1, a2 in [-128, 127] and a0 in
 // [-64, 64]. Per 32-bit lane, three chains of VPDPBUSD (codes 0..15 as the
 // unsigned operand, one digit plane as the signed one) give S_p = sum code *
