@@ -157,11 +157,12 @@ double tolerance(FormatId f, int64_t k, double A) {
 double plane_rounding(const std::vector<float>& w, const float* x, int64_t k) {
   double bound = 0;
   for (int64_t r = 0; r < k; r += 32) {
+    const int64_t end = std::min(k, r + 32);  // an NVFP4 row may end in half a run
     float m = 0;
-    for (int64_t i = r; i < r + 32; ++i) m = std::max(m, std::fabs(x[i]));
+    for (int64_t i = r; i < end; ++i) m = std::max(m, std::fabs(x[i]));
     if (m == 0) continue;
     const double grain = std::ldexp(1.0, std::ilogb(m) - 22);
-    for (int64_t i = r; i < r + 32; ++i) bound += std::fabs(double(w[size_t(i)])) * grain;
+    for (int64_t i = r; i < end; ++i) bound += std::fabs(double(w[size_t(i)])) * grain;
   }
   return bound;
 }
