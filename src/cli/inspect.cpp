@@ -4,6 +4,7 @@
 #include "cli/common.h"
 #include "core/membw.h"
 #include "formats/format.h"
+#include "kernels/amx.h"
 #include "kernels/dispatch.h"
 
 namespace nb::cli {
@@ -26,15 +27,22 @@ int system_info(const InspectFlags& f) {
   std::printf("kernel ISAs available: %s\n", kernels::available_isas().c_str());
   const auto& t = kernels::active_table();
   std::printf("kernel table in use: %s\n", t.isa.c_str());
-  std::printf("  %-10s %-10s %-13s %s\n", "format", "activation", "matmul kernel", "rearranged at load to");
+  // "any order": the entries that sum in another order, which the Llama
+  // models take (KernelTable::matmul_prefill / matmul_decode).
+  std::printf("  %-10s %-10s %-13s %-22s %s\n", "format", "activation", "matmul kernel", "rearranged at load to",
+              "any order");
   for (size_t i = 0; i < size_t(FormatId::kCount); ++i) {
     const auto& tr = formats::traits(FormatId(i));
     if (!tr.dot) continue;
     const FormatId to = t.load_layout[i];
-    std::printf("  %-10s %-10s %-13s %s\n", tr.name, formats::traits(tr.dot_type).name,
+    const char* any = t.matmul_prefill[i] ? (t.matmul_decode[i] ? "prefill, decode" : "prefill")
+                                          : (t.matmul_decode[i] ? "decode" : "-");
+    std::printf("  %-10s %-10s %-13s %-22s %s\n", tr.name, formats::traits(tr.dot_type).name,
                 t.matmul[i] ? (t.matmul_isa[i] ? t.matmul_isa[i] : "?") : "none",
-                to == FormatId::kCount ? "-" : formats::traits(to).name);
+                to == FormatId::kCount ? "-" : formats::traits(to).name, any);
   }
+  if (kernels::amx_bf16_ready())
+    std::printf("  (any order: f32, f16 and bf16 prefill of the Llama models runs on the AMX tile unit too)\n");
   if (f.bandwidth) {
     int n = f.threads > 0 ? f.threads : physical_cores();
     ThreadPool pool(n);
