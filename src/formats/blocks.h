@@ -327,21 +327,21 @@ inline int int4_code(const BlockInt4<G>& b, int k) {
 // and the same sums. Word w = 8 L + m is word m of 128-bit lane L; in a
 // run of 32 elements (MXFP4, INT4) element j < 16 is the low nibble of byte
 // j, j + 16 its high nibble; in an NVFP4 block byte j < 8 holds j and j + 8.
-//  * Runs (MXFP4): vector V is the chunk's block V; lane L holds nibble L
-//    of its 16-bit words (elements 2m, 2m + 16, 2m + 1, 2m + 17).
-//  * RunPairs (INT4-g32, g64): vectors 2h and 2h + 1 hold runs 2h (lanes
-//    0, 1) and 2h + 1 (lanes 2, 3), nibbles 0 / 1 and 2 / 3 of their words.
-//  * NvPairs (NVFP4): vector V holds blocks 2V (words 0..3 of each lane)
-//    and 2V + 1 (words 4..7), lane L nibble L of their words.
+//  * RunPairs (all five): nibble V of word w holds element 64 (V / 2) +
+//    16 L + 2 m + V % 2, so each byte's two nibbles are neighbours of one
+//    block (what the integer decode kernels need), and nibbles 2u, 2u + 1 of
+//    lanes 0, 1 hold run 2u and of lanes 2, 3 run 2u + 1 (NVFP4: lane L
+//    holds block 4u + L).
+//  * Runs (only an element order of the tile unit's INT4-g32 vectors,
+//    fp4_amx.cpp): nibble V holds block V, lane L nibble L of its words.
 // Rows are best placed with their codes on a 64-byte boundary.
 constexpr int64_t kW4RChunk = 128;
-enum class W4ROrder { Runs, RunPairs, NvPairs };
+enum class W4ROrder { Runs, RunPairs };
 constexpr int w4r_elem(W4ROrder order, int V, int w) {
   const int L = w >> 3, m = w & 7;
   switch (order) {
     case W4ROrder::Runs: return 32 * V + 16 * (L & 1) + 2 * m + (L >> 1);
-    case W4ROrder::RunPairs: return 64 * (V >> 1) + 16 * L + 2 * m + (V & 1);
-    default: return 32 * V + 16 * (m >> 2) + 8 * (L & 1) + 2 * (m & 3) + (L >> 1);
+    default: return 64 * (V >> 1) + 16 * L + 2 * m + (V & 1);
   }
 }
 

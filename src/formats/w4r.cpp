@@ -111,9 +111,9 @@ struct W4R {
   }
 };
 
-using Mx = W4R<FormatId::MXFP4, kQKMXFP4, sizeof(BlockMXFP4), 1, 32, W4ROrder::Runs>;
-using MxFpq = W4R<FormatId::MXFP4_FPQ, kQKMXFP4, sizeof(BlockMXFP4), 1, 32, W4ROrder::Runs>;
-using Nv = W4R<FormatId::NVFP4, kQKNVFP4, sizeof(BlockNVFP4), 1, 16, W4ROrder::NvPairs>;
+using Mx = W4R<FormatId::MXFP4, kQKMXFP4, sizeof(BlockMXFP4), 1, 32, W4ROrder::RunPairs>;
+using MxFpq = W4R<FormatId::MXFP4_FPQ, kQKMXFP4, sizeof(BlockMXFP4), 1, 32, W4ROrder::RunPairs>;
+using Nv = W4R<FormatId::NVFP4, kQKNVFP4, sizeof(BlockNVFP4), 1, 16, W4ROrder::RunPairs>;
 using Int4G32 = W4R<FormatId::INT4_G32, 32, sizeof(BlockInt4<32>), 2, 32, W4ROrder::RunPairs>;
 using Int4G64 = W4R<FormatId::INT4_G64, 64, sizeof(BlockInt4<64>), 2, 32, W4ROrder::RunPairs>;
 static_assert(offsetof(BlockMXFP4, qs) == 1 && offsetof(BlockNVFP4, qs) == 1 && offsetof(BlockInt4<32>, qs) == 2 &&

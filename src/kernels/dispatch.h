@@ -40,9 +40,9 @@ struct KernelTable {
   // than matmul's (decode's), used only for FloatSums::AnyOrder (ops.h):
   // the 4-bit formats on the AMX tile unit (fp4_amx.cpp).
   MatmulRowsFn matmul_prefill[size_t(FormatId::kCount)] = {};
-  // Optional decode (T = 1) entries for FloatSums::AnyOrder likewise: INT4
-  // on integer multiply-adds (int4_planes_avx512.cpp). They take any T,
-  // token by token.
+  // Optional decode (T = 1) entries for FloatSums::AnyOrder likewise: the
+  // 4-bit formats on integer multiply-adds (w4_planes_avx512.cpp). They take
+  // any T, token by token.
   MatmulRowsFn matmul_decode[size_t(FormatId::kCount)] = {};
   QuantizeRowFn quantize[size_t(FormatId::kCount)] = {};
   void (*rmsnorm)(float* out, const float* x, const float* w, int64_t n, float eps) = nullptr;

@@ -24,9 +24,9 @@ enum class RopeStyle : uint8_t {
 // HGRNBit, BitNet), or in any order, which lets prefill run on the AMX tile
 // unit (float weights from exact bf16 splits, bf16_gemm.h, 2-3x faster; the
 // 4-bit formats through KernelTable::matmul_prefill, fp4_amx.cpp, 3-4x),
-// and T = 1 too where a format has a KernelTable::matmul_decode entry (INT4
-// on integer multiply-adds, int4_planes_avx512.cpp): equal to decode to fp32
-// rounding.
+// and T = 1 too where a format has a KernelTable::matmul_decode entry (the
+// 4-bit formats on integer multiply-adds, w4_planes_avx512.cpp): equal to
+// decode to fp32 rounding.
 enum class FloatSums { DecodeOrder, AnyOrder };
 
 // Y[t, r] = sum_k W[r, k] * X[t, k] for t < T, r < W.rows().

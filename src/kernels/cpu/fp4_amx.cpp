@@ -58,7 +58,7 @@ constexpr int64_t kTokenBlock = 64;  // tokens packed at a time (4 column tiles)
 
 // INT4-g32 on the tile unit needs one block per vector; fp4_decode_avx512.h's
 // INT4-g32 vectors hold halves of two blocks. Here each block is one vector
-// in the Runs order (MXFP4's), from either layout.
+// in the Runs order (blocks.h), from either layout.
 struct Int4G32Blocks {
   // Block codes at q (16 bytes): as MxW::block, with INT4's table.
   static __m512i from_run(const uint8_t* q, const Fp4Tables& t) {
@@ -136,11 +136,18 @@ struct Src {
   }
 };
 
-// INT4-g32: one vector per block (Int4G32Blocks), activations in MXFP4's order.
+// The activations in the Runs order (one 32-element block per vector), for
+// Int4G32Blocks.
+struct RunsPack {
+  static constexpr int kVecs = 2;
+  static constexpr const Words& kOrder = kRunOrder;
+};
+
+// INT4-g32: one vector per block (Int4G32Blocks), activations in the Runs order.
 template <bool kW4R>
 struct Src<Int4W<32>, kW4R> {
   using F = Int4W<32>;
-  using Pack = MxW<1>;
+  using Pack = RunsPack;
   static constexpr int kUnit = 1;
   static int64_t chunks(int64_t nb) { return nb / 4; }
   static void chunk(const uint8_t* row, int64_t nb, int64_t j, const Fp4Tables& t, __m512i* v, float* sc) {

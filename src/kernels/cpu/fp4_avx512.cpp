@@ -16,41 +16,43 @@
 // memory on the same two pipes, and 512-bit loads that straddle cache lines
 // cost more than two narrow ones; the vdpbf16ps go elsewhere. So the kernels
 // count shuffle-pipe ops per 32 codes (the table lookup below included) and
-// load weights 128 or 256 bits wide. From the file's blocks:
-//  * MXFP4 (one block per vector): a block's 16 code bytes broadcast to all
-//    four lanes, word shifts by 0, 4, 8, 12 bits per lane leave nibble L of
-//    each 16-bit word of lane L in bits 0..3: 32 codes. 3 ops per 32.
-//  * INT4-g32 (two blocks per step), INT4-g64 (one block, two runs): two
-//    16-byte loads and one vpermt2b put the first run's code bytes in lanes
-//    0 and 1 of a zmm and the second's in lanes 2 and 3; word shifts by
-//    (0, 4, 0, 4) and (8, 12, 8, 12) give all 64 codes in two vectors. 2.5
-//    ops per 32.
-//  * NVFP4 (four 9-byte blocks per step, two per vector): a masked 18-byte
-//    load and one vpermb put A's 8 code bytes then B's in every lane; shifts
-//    by 0, 4, 8, 12 per lane give 32 codes. 3 ops per 32.
+// load weights 128 or 256 bits wide. All formats but INT4-g128 put their
+// codes in the RunPairs order (formats/blocks.h), whose bytes hold two
+// neighbours of one block (as the integer decode kernels need, below). From
+// the file's blocks:
+//  * MXFP4 and INT4-g32 (two blocks per step), INT4-g64 (one block, two
+//    runs): two 16-byte loads and one vpermt2b put the first run's code
+//    bytes in lanes 0 and 1 of a zmm and the second's in lanes 2 and 3; word
+//    shifts by (0, 4, 0, 4) and (8, 12, 8, 12) give all 64 codes in two
+//    vectors. 2.5 ops per 32 (MXFP4: 3.5, with the tags below).
+//  * NVFP4 (four 9-byte blocks per step, one per lane): a masked 36-byte
+//    load and one vpermb put block L's code bytes 2m, 2m + 1 (mod 8) in word
+//    m of lane L; word shifts by 0 / 4 (words 0..3 / 4..7) and 8 / 12 give
+//    the step's two vectors. 3.5 ops per 32 with the tags.
 //  * INT4-g128: the block's 64 code bytes are one plain load (inside the
 //    block); shifts by 4, 8 and 12 give the other three vectors. 1.75 per 32.
 // From W4R rows (formats/blocks.h: MXFP4, NVFP4, INT4-g32/g64 rearranged at
 // load, KernelTable::load_layout), one 64-byte load per 128 codes and three
 // shifts give the same vectors as from the file (1.75 per 32), so both
-// layouts give the same sums bit for bit; NVFP4 tags (below) all four
-// vectors with two ternary-logic ops.
+// layouts give the same sums bit for bit; MXFP4 and NVFP4 tag (below) all
+// four vectors with two ternary-logic ops.
 // A code then indexes a bf16 value table with vpermw (5 index bits, 32 words)
-// or vpermt2w (6 bits, two tables of 32 words):
+// or vpermt2w (6 bits, two registers of 32 words):
 //  * MXFP4 / MXFP4_FPQ: the block's E2M1 values times its scale 2^(e-127),
 //    exact in bf16 (fp32's exponent range, 2 significant bits), precomputed
-//    for all 256 scale bytes and stored twice over, so that vpermw ignores
-//    index bit 4 (fp4_kernels.h). The products go straight into the
-//    accumulators.
+//    for all 256 scale bytes (fp4_kernels.h). A vector's two blocks' tables
+//    fill one register (words 0..15 and 16..31, one masked load) and lanes 2
+//    and 3 carry the tag (index bit 4) that picks the second. The products
+//    go straight into the accumulators.
 //  * NVFP4: E2M1 x E4M3 has at most 6 significant bits, exact in bf16; the
-//    same with vpermt2w and the pair's two tables, index bit 5 (the tag)
-//    picking the second block's.
+//    same with vpermt2w and four tables in two registers (two inserts), lane
+//    L's tag (index bits 4, 5 = L) picking its block's.
 //  * INT4: code - 8 is exact in bf16, but (code - 8) x fp16 scale is not, so
 //    a block's products are summed unscaled (one table for all) and added to
 //    the row's sum by an FMA with the block's fp32 scale (INT4-g32: two
 //    masked FMAs, one per block, on the lanes that hold it).
 // The vector words thus hold the step's elements in another order than the
-// natural one (kRunOrder, kPairOrder, kNvPairOrder, kG128Order);
+// natural one (kPairOrder, kG128Order);
 // pack_activations puts the activations in the same order once per call, and
 // vdpbf16ps pairs them up. Every product of a bf16 weight and a bf16
 // activation is exact in fp32. vdpbf16ps treats subnormal bf16 inputs
@@ -59,15 +61,18 @@
 // Kernel alone, weights in L2, one Zen 5 core (bench --kernels), GB/s of
 // weights read, fp32 activations -> bf16 -> W4R rows: MXFP4 23.6 -> 32.5 ->
 // ~38, NVFP4 18.4 -> 23.7 -> ~30, INT4-g32 23.2 -> 28.8 -> ~36, INT4-g64 ~24
-// -> 34.6 -> ~45; INT4-g128 24.4 -> 49.3.
+// -> 34.6 -> ~45; INT4-g128 24.4 -> 49.3. (Measured before MXFP4 and NVFP4
+// took the RunPairs order, which cost their W4R kernels 10-13% on the Intel
+// guest: 18.4 -> 16.0 and 15.9 -> 14.2; there decode takes the integer
+// kernels, 23 and 21.)
 //
 // Work layout:
 //  * T == 1 (decode): memory bound. kDecodeRows rows at a time, each row
 //    streamed once, software prefetch ahead of the loads, the rows of a
 //    step taken from kDecodeRows long sequential streams (row_streams.h).
-//    Callers that allow another summation order take INT4 decode on
-//    integer multiply-adds instead (KernelTable::matmul_decode,
-//    int4_planes_avx512.cpp).
+//    Callers that allow another summation order take decode on integer
+//    multiply-adds instead, on Intel cores (KernelTable::matmul_decode,
+//    w4_planes_avx512.cpp).
 //  * T > 1 (prefill): an L2-sized block of rows is visited once per tile of
 //    prefill_cols() tokens; each decoded weight vector is used for every
 //    token of the tile (rows x tokens x 2 accumulators in registers).
@@ -91,7 +96,7 @@
 #include "formats/blocks.h"
 #include "kernels/cpu/fp4_kernels.h"
 #include "kernels/cpu/hsum.h"
-#include "kernels/cpu/int4_planes.h"
+#include "kernels/cpu/w4_planes.h"
 #include "kernels/cpu/row_streams.h"
 #include "kernels/cpu/scratch.h"
 
@@ -99,7 +104,7 @@
 // _mm*_undefined_* temporaries; the warnings are false positives.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// vpermb (NVFP4's pair decode): only the kernels, which run only where
+// vpermb (NVFP4's file-block decode): only the kernels, which run only where
 // register_fp4_avx512 found VBMI, are compiled with it.
 #pragma GCC push_options
 #pragma GCC target("avx512vbmi")
@@ -246,8 +251,8 @@ void tile(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, f
 
 // tile() over W4R rows (blocks.h): the same vectors and the same sums, bit
 // for bit, from one 64-byte load per chunk of 128 codes instead of a byte
-// permute per 32 or 64 (1.75 shuffle-pipe ops per 32 codes instead of 3 for
-// MXFP4 and NVFP4, 2.5 for INT4). The row's last nb % (128 / kBlock)
+// permute per 32 or 64 (1.75 shuffle-pipe ops per 32 codes, plus the tags,
+// instead of 2.5-3.5). The row's last nb % (128 / kBlock)
 // blocks, stored as in the file's blocks, go step by step.
 template <class F, int R, int C>
 void tile_r(const uint8_t* w, size_t wrb, int64_t nb, const char* x, size_t xrb, float* y, int64_t ys, int64_t yr,
@@ -362,13 +367,13 @@ void matmul_w4(const void* wv, size_t wrb, int64_t r0, int64_t r1, int64_t k, co
 }
 
 // Decode whose sums may run in another order (KernelTable::matmul_decode):
-// INT4 W4R rows on integer multiply-adds (int4_planes_avx512.cpp) where the
-// row is whole 128-code chunks, else matmul_w4.
-template <int G>
+// W4R rows on integer multiply-adds (w4_planes_avx512.cpp) where the row is
+// whole 128-code chunks, else matmul_w4.
+template <FormatId kId, class F>
 void w4r_decode_entry(const void* w, size_t wrb, int64_t r0, int64_t r1, int64_t k, const void* x, size_t xrb,
                       int64_t T, float* y, int64_t ys) {
-  if (k % formats::kW4RChunk == 0) return cpu::int4_w4r_planes_matmul(G, w, wrb, r0, r1, k, x, xrb, T, y, ys);
-  matmul_w4<Int4W<G>, true>(w, wrb, r0, r1, k, x, xrb, T, y, ys);
+  if (k % formats::kW4RChunk == 0) return cpu::w4r_planes_matmul(kId, w, wrb, r0, r1, k, x, xrb, T, y, ys);
+  matmul_w4<F, true>(w, wrb, r0, r1, k, x, xrb, T, y, ys);
 }
 
 // Prefill whose sums may run in another order (KernelTable::matmul_prefill):
@@ -417,8 +422,11 @@ void register_fp4_avx512(KernelTable& t) {
   // above a core's DRAM share; the integer kernel was not measured there.
   if (f.avx512vnni && f.amx_bf16) {
     t.matmul_decode[size_t(Id::INT4_G128)] = cpu::int4_g128_planes_matmul;
-    t.matmul_decode[size_t(Id::INT4_G32R)] = w4r_decode_entry<32>;
-    t.matmul_decode[size_t(Id::INT4_G64R)] = w4r_decode_entry<64>;
+    t.matmul_decode[size_t(Id::INT4_G32R)] = w4r_decode_entry<Id::INT4_G32R, Int4W<32>>;
+    t.matmul_decode[size_t(Id::INT4_G64R)] = w4r_decode_entry<Id::INT4_G64R, Int4W<64>>;
+    t.matmul_decode[size_t(Id::MXFP4R)] = w4r_decode_entry<Id::MXFP4R, MxW<1>>;
+    t.matmul_decode[size_t(Id::MXFP4_FPQR)] = w4r_decode_entry<Id::MXFP4_FPQR, MxW<3>>;
+    t.matmul_decode[size_t(Id::NVFP4R)] = w4r_decode_entry<Id::NVFP4R, NvW>;
   }
 }
 

@@ -40,21 +40,7 @@ constexpr Bytes64 two_groups() {
   return o;
 }
 constexpr Bytes64 kTwoGroups = two_groups();
-// NVFP4 pairs: every lane holds A's code bytes (1..8) then B's (10..17).
-constexpr Bytes64 nv_pair_bytes() {
-  Bytes64 o{};
-  for (int i = 0; i < 64; ++i) o.b[i] = uint8_t(i % 16 < 8 ? 1 + i % 16 : 2 + i % 16);
-  return o;
-}
-constexpr Bytes64 kNvPairBytes = nv_pair_bytes();
-// The same from 16 bytes, A's codes then B's (a W4R row's last blocks).
-constexpr Bytes64 nv_run_bytes() {
-  Bytes64 o{};
-  for (int i = 0; i < 64; ++i) o.b[i] = uint8_t(i % 16);
-  return o;
-}
-constexpr Bytes64 kNvRunBytes = nv_run_bytes();
-static_assert(offsetof(BlockNVFP4, qs) == 1 && sizeof(BlockNVFP4) == 9, "nv_pair_bytes assumes 9-byte blocks, d first");
+static_assert(offsetof(BlockNVFP4, qs) == 1 && sizeof(BlockNVFP4) == 9, "kNvFileBytes assumes 9-byte blocks, d first");
 
 // Element (within its 32-element run) held in bits 0..3 of a 16-bit word m
 // of a run's 16 code bytes, nibble i: the low nibble of byte 2m is element
@@ -63,10 +49,10 @@ constexpr int run_elem(int i, int m) { return (i & 1) * 16 + 2 * m + (i >> 1); }
 
 // Which element of its step each vector word p = 32 V + 8 L + m holds: the
 // orders W4R rows keep (formats/blocks.h), one step's worth.
-//  * Runs (MXFP4): block V in every lane, lane L nibble L of word m.
-//  * RunPairs (INT4-g32 blocks; INT4-g64 runs): run L / 2, nibble (L & 1) + 2 V of word m.
-//  * NvPairs (NVFP4): vector V holds blocks 2V (words m < 4) and 2V + 1,
-//    nibble L of word m % 4.
+//  * Runs (INT4-g32 on the tile unit, fp4_amx.cpp): block V in every lane,
+//    lane L nibble L of word m.
+//  * RunPairs (MXFP4, NVFP4, INT4-g32 / g64): run L / 2, nibble (L & 1) +
+//    2 V of word m (element 16 L + 2 m + (V & 1) of the step).
 constexpr Words step_order(formats::W4ROrder order, int n) {
   Words o{};
   for (int p = 0; p < n; ++p) o.w[p] = uint16_t(formats::w4r_elem(order, p / 32, p % 32));
@@ -83,7 +69,6 @@ constexpr Words g128_order() {
 }
 constexpr Words kRunOrder = step_order(formats::W4ROrder::Runs, 64);
 constexpr Words kPairOrder = step_order(formats::W4ROrder::RunPairs, 64);
-constexpr Words kNvPairOrder = step_order(formats::W4ROrder::NvPairs, 64);
 constexpr Words kG128Order = g128_order();
 // Run 0's words of the four INT4-g128 vectors, one after the other (the
 // other runs' are the same, 32 L further): word 8 V + m = kG128Order[32 V + m].
@@ -142,99 +127,132 @@ inline __m512i lane_nibble_shifts() {
 // of nblk <= kBlocksPerStep blocks (missing blocks give zero weights or, for
 // INT4, values that meet zero activations). kScaled: the vectors hold the
 // exact weights; otherwise code values, to be scaled per block.
+// Tags (index bits above the code) for the table of a vector's second block
+// (MXFP4: lanes 2, 3) or of each lane's block (NVFP4: lane L's block is table
+// L of four), as words (file layout: one vector at a time) and as bytes (a
+// W4R line: both bytes of each word, so that a shift by 8 keeps them).
+inline __m512i mx_tag_words() { return _mm512_set_epi64(0x0010001000100010ll, 0x0010001000100010ll, 0x0010001000100010ll, 0x0010001000100010ll, 0, 0, 0, 0); }
+inline __m512i mx_tag_bytes() { return _mm512_set_epi64(0x1010101010101010ll, 0x1010101010101010ll, 0x1010101010101010ll, 0x1010101010101010ll, 0, 0, 0, 0); }
+inline __m512i nv_tag_words() {
+  return _mm512_set_epi64(0x0030003000300030ll, 0x0030003000300030ll, 0x0020002000200020ll, 0x0020002000200020ll,
+                          0x0010001000100010ll, 0x0010001000100010ll, 0, 0);
+}
+inline __m512i nv_tag_bytes() {
+  return _mm512_set_epi64(0x3030303030303030ll, 0x3030303030303030ll, 0x2020202020202020ll, 0x2020202020202020ll,
+                          0x1010101010101010ll, 0x1010101010101010ll, 0, 0);
+}
+// A W4R line's codes tagged, for RunPairs steps: p[0] = nibbles 0 and 2
+// (bits 0..3 and 8..11 of each word), p[1] = nibbles 1 and 3, each byte
+// with its tag; step u's vectors are p[0], p[1] shifted by 8 u.
+inline void tag_line(__m512i q, __m512i tag, __m512i* p) {
+  const __m512i nibbles = _mm512_set1_epi16(0x0F0F);
+  p[0] = _mm512_ternarylogic_epi32(q, nibbles, tag, 0xEA);
+  p[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), nibbles, tag, 0xEA);
+}
+inline __m512i line_step(const __m512i* p, int u, int v) { return u == 0 ? p[v] : _mm512_srli_epi16(p[v], 8); }
+
 template <int Div>  // 1: MXFP4 (OCP); 3: MXFP4_FPQ, weights E2M1 * 2^(e-127) / 3
 struct MxW {
   static constexpr int64_t kBlock = formats::kQKMXFP4, kBytes = sizeof(BlockMXFP4), kScaleBytes = 1;
   static constexpr int kBlocksPerStep = 2, kVecs = 2;
   static constexpr bool kScaled = true;
-  static constexpr int kPrep = 1;
-  static constexpr const Words& kOrder = kRunOrder;
+  // RunPairs, as INT4-g32: each vector holds block A in lanes 0, 1 and B in
+  // lanes 2, 3, which index the second half of a two-block table (tag bit 4).
+  static constexpr const Words& kOrder = kPairOrder;
   static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
     constexpr size_t q = offsetof(BlockMXFP4, qs), e = offsetof(BlockMXFP4, e);
     runs(a + q, nblk == 2 ? a + kBytes + q : nullptr, a[e], nblk == 2 ? a[kBytes + e] : 0, t, w);
   }
-  // Blocks A and B from their 16 code bytes and scale bytes (B's codes null
-  // when there is no B: zero weights).
-  static void runs(const uint8_t* qa, const uint8_t* qb, uint8_t ea, uint8_t eb, const Fp4Tables& t, __m512i* w) {
-    w[0] = block(qa, ea, t);
-    w[1] = qb ? block(qb, eb, t) : _mm512_setzero_si512();
+  // The bf16 values of blocks A (words 0..15) and B (16..31); the tables
+  // hold each block's 16 values twice.
+  static __m512i table(uint8_t ea, uint8_t eb, const Fp4Tables& t) {
+    return _mm512_mask_loadu_epi16(load_table(t.mxfp4_bf16[ea]), 0xFFFF0000u, t.mxfp4_bf16[eb]);
   }
-  // One block: its 16 code bytes in every lane, lane L shifted to nibble L
-  // of each word; the table (there twice) ignores index bit 4.
-  static __m512i block(const uint8_t* q, uint8_t e, const Fp4Tables& t) {
-    const __m512i b = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
-    return _mm512_permutexvar_epi16(_mm512_srlv_epi16(b, lane_nibble_shifts()), load_table(t.mxfp4_bf16[e]));
+  // Blocks A and B from their 16 code bytes and scale bytes (B's codes null
+  // when there is no B: zero codes, and eb = 0 gives zero weights).
+  static void runs(const uint8_t* qa, const uint8_t* qb, uint8_t ea, uint8_t eb, const Fp4Tables& t, __m512i* w) {
+    const __m512i tab = table(ea, eb, t);
+    __m512i v0, v1;
+    split_nibbles(two_groups(qa, qb), v0, v1);
+    w[0] = _mm512_permutexvar_epi16(tagged(v0, mx_tag_words()), tab);
+    w[1] = _mm512_permutexvar_epi16(tagged(v1, mx_tag_words()), tab);
   }
   // A W4R row's last blocks (codes q, scales e), as weights() would.
   static void tail(const uint8_t* q, const uint8_t* e, int nblk, const Fp4Tables& t, __m512i* w) {
     runs(q, nblk == 2 ? q + 16 : nullptr, e[0], nblk == 2 ? e[1] : 0, t, w);
   }
-  // A W4R chunk's line needs no preparation.
-  static void prep(__m512i q, __m512i* p) { p[0] = q; }
-  // Step u (0, 1) of a W4R chunk (its line p[0], its scale bytes e): blocks
-  // 2u and 2u + 1, as weights() makes them from the file's step.
+  static constexpr int kPrep = 2;
+  static void prep(__m512i q, __m512i* p) { tag_line(q, mx_tag_bytes(), p); }
+  // Step u (0, 1) of a W4R chunk (its scale bytes e): blocks 2u and 2u + 1,
+  // as weights() makes them from the file's step.
   static void chunk_step(const __m512i* p, int u, const uint8_t* e, const Fp4Tables& t, __m512i* w) {
-    w[0] = _mm512_permutexvar_epi16(shift_codes(p[0], 8 * u), load_table(t.mxfp4_bf16[e[2 * u]]));
-    w[1] = _mm512_permutexvar_epi16(shift_codes(p[0], 8 * u + 4), load_table(t.mxfp4_bf16[e[2 * u + 1]]));
+    const __m512i tab = table(e[2 * u], e[2 * u + 1], t);
+    w[0] = _mm512_permutexvar_epi16(line_step(p, u, 0), tab);
+    w[1] = _mm512_permutexvar_epi16(line_step(p, u, 1), tab);
   }
   // The 1/3 is applied once per output (the reference divides its sum by 3).
   static float finish(float y) { return Div == 1 ? y : y / float(Div); }
 };
 
+// NVFP4 code bytes for RunPairs vectors: word m of lane L takes bytes 2m and
+// 2m + 1 (mod 8) of block L's 8 (elements 2m, 2m + 1 in their low nibbles
+// for m < 4, in their high nibbles for m >= 4). Blocks `stride` bytes apart
+// from byte `first`.
+constexpr Bytes64 nv_lane_bytes(int first, int stride) {
+  Bytes64 o{};
+  for (int i = 0; i < 64; ++i) o.b[i] = uint8_t(first + stride * (i / 16) + i % 16 % 8);
+  return o;
+}
+constexpr Bytes64 kNvFileBytes = nv_lane_bytes(1, 9);  // file blocks: the scale byte, then 8 code bytes
+constexpr Bytes64 kNvRunBytes = nv_lane_bytes(0, 8);   // a W4R row's last blocks: code bytes only
+
 struct NvW {
   static constexpr int64_t kBlock = formats::kQKNVFP4, kBytes = sizeof(BlockNVFP4), kScaleBytes = 1;
   static constexpr int kBlocksPerStep = 4, kVecs = 2;
   static constexpr bool kScaled = true;
-  static constexpr const Words& kOrder = kNvPairOrder;
-  // Blocks 0, 1 in vector 0 and 2, 3 in vector 1 (missing blocks: zero weights).
+  // RunPairs: lane L of both vectors holds block L of the step, which
+  // indexes table L (tag bits 4, 5) of two registers of two tables each.
+  static constexpr const Words& kOrder = kPairOrder;
   static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
-    w[0] = file_pair(a, nblk < 2 ? nblk : 2, t);
-    w[1] = nblk > 2 ? file_pair(a + 2 * kBytes, nblk - 2, t) : _mm512_setzero_si512();
-  }
-  // n <= 2 blocks at a, as the file holds them.
-  static __m512i file_pair(const uint8_t* a, int n, const Fp4Tables& t) {
-    const __m512i q = _mm512_permutexvar_epi8(_mm512_load_si512(kNvPairBytes.b), load_bytes(a, int(n * kBytes)));
-    return pair(q, a[0], n == 2 ? a[kBytes] : -1, t);
+    const __m512i b = _mm512_maskz_loadu_epi8(~0ull >> (64 - nblk * kBytes), a);
+    const uint8_t d[4] = {a[0], uint8_t(nblk > 1 ? a[kBytes] : 0), uint8_t(nblk > 2 ? a[2 * kBytes] : 0),
+                          uint8_t(nblk > 3 ? a[3 * kBytes] : 0)};
+    lanes(_mm512_permutexvar_epi8(_mm512_load_si512(kNvFileBytes.b), b), d, t, w);
   }
   // A W4R row's last blocks: their 8 code bytes one after the other at q,
   // their scale bytes at d.
   static void tail(const uint8_t* q, const uint8_t* d, int nblk, const Fp4Tables& t, __m512i* w) {
-    w[0] = run_pair(q, nblk < 2 ? nblk : 2, d, t);
-    w[1] = nblk > 2 ? run_pair(q + 16, nblk - 2, d + 2, t) : _mm512_setzero_si512();
+    const uint8_t dd[4] = {d[0], uint8_t(nblk > 1 ? d[1] : 0), uint8_t(nblk > 2 ? d[2] : 0), uint8_t(nblk > 3 ? d[3] : 0)};
+    lanes(_mm512_permutexvar_epi8(_mm512_load_si512(kNvRunBytes.b), load_bytes(q, 8 * nblk)), dd, t, w);
   }
-  static __m512i run_pair(const uint8_t* q, int n, const uint8_t* d, const Fp4Tables& t) {
-    const __m512i b = _mm512_permutexvar_epi8(_mm512_load_si512(kNvRunBytes.b), load_bytes(q, 8 * n));
-    return pair(b, d[0], n == 2 ? d[1] : -1, t);
+  // Two registers of two 16-word tables: blocks 0, 1 and 2, 3 (scale bytes d;
+  // missing blocks have d = 0, zero weights).
+  static void tables(const uint8_t* d, const Fp4Tables& t, __m512i& lo, __m512i& hi) {
+    auto two = [&](uint8_t x, uint8_t y) {
+      return _mm512_inserti64x4(load_table16(t.nvfp4_bf16[x]),
+                                _mm256_load_si256(reinterpret_cast<const __m256i*>(t.nvfp4_bf16[y])), 1);
+    };
+    lo = two(d[0], d[1]);
+    hi = two(d[2], d[3]);
   }
-  // q: A's code bytes then B's in every lane; db < 0: no B.
-  static __m512i pair(__m512i q, uint8_t da, int db, const Fp4Tables& t) {
-    const __m512i c = _mm512_srlv_epi16(q, lane_nibble_shifts());
-    const __m512i ta = load_table16(t.nvfp4_bf16[da]);
-    const __m512i tb = db >= 0 ? load_table16(t.nvfp4_bf16[db]) : _mm512_setzero_si512();
-    // Words 4..7 of each lane are B's: the second table.
-    const __m512i tag = _mm512_set_epi64(0x0020002000200020ll, 0, 0x0020002000200020ll, 0,
-                                         0x0020002000200020ll, 0, 0x0020002000200020ll, 0);
-    return _mm512_permutex2var_epi16(ta, tagged(c, tag), tb);
+  // q: word m of lane L = block L's code bytes 2m, 2m + 1 (mod 8).
+  static void lanes(__m512i q, const uint8_t* d, const Fp4Tables& t, __m512i* w) {
+    const __m512i s = _mm512_set_epi64(0x0004000400040004ll, 0, 0x0004000400040004ll, 0, 0x0004000400040004ll, 0,
+                                       0x0004000400040004ll, 0);  // words 4..7: the high nibbles
+    __m512i lo, hi;
+    tables(d, t, lo, hi);
+    w[0] = _mm512_permutex2var_epi16(lo, tagged(_mm512_srlv_epi16(q, s), nv_tag_words()), hi);
+    w[1] = _mm512_permutex2var_epi16(
+        lo, tagged(_mm512_srlv_epi16(q, _mm512_add_epi16(s, _mm512_set1_epi16(8))), nv_tag_words()), hi);
   }
-  // A W4R chunk: the four vectors' codes tagged (bit 5: B's table) by two
-  // ternary-logic ops for all four: lo = nibbles 0 and 2 (bits 0..3 and
-  // 8..11) of each word, hi = nibbles 1 and 3; vectors lo, hi, lo >> 8, hi >> 8.
   static constexpr int kPrep = 2;
-  static void prep(__m512i q, __m512i* p) {
-    const __m512i tag = _mm512_set_epi64(0x2020202020202020ll, 0, 0x2020202020202020ll, 0,
-                                         0x2020202020202020ll, 0, 0x2020202020202020ll, 0);
-    const __m512i nibbles = _mm512_set1_epi16(0x0F0F);
-    p[0] = _mm512_ternarylogic_epi32(q, nibbles, tag, 0xEA);
-    p[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), nibbles, tag, 0xEA);
-  }
-  // Step u (0, 1) of a W4R chunk: vectors 2u (blocks 4u, 4u + 1) and 2u + 1.
+  static void prep(__m512i q, __m512i* p) { tag_line(q, nv_tag_bytes(), p); }
+  // Step u (0, 1) of a W4R chunk: blocks 4u .. 4u + 3.
   static void chunk_step(const __m512i* p, int u, const uint8_t* d, const Fp4Tables& t, __m512i* w) {
-#pragma GCC unroll 2
-    for (int v = 0; v < 2; ++v) {
-      const __m512i c = u == 0 ? p[v] : _mm512_srli_epi16(p[v], 8);
-      const uint8_t* dv = d + 4 * u + 2 * v;
-      w[v] = _mm512_permutex2var_epi16(load_table16(t.nvfp4_bf16[dv[0]]), c, load_table16(t.nvfp4_bf16[dv[1]]));
-    }
+    __m512i lo, hi;
+    tables(d + 4 * u, t, lo, hi);
+    w[0] = _mm512_permutex2var_epi16(lo, line_step(p, u, 0), hi);
+    w[1] = _mm512_permutex2var_epi16(lo, line_step(p, u, 1), hi);
   }
   static float finish(float y) { return y; }  // the tensor scale is kernels::matmul's
 };

@@ -146,9 +146,9 @@ TEST(FormatTable, W4RLayouts) {
     int run;            // 32: element j at byte 16 (j / 32) + j % 16, high nibble if j % 32 >= 16; 16: byte j % 8
     W4ROrder order;
   };
-  const Case cases[] = {{FormatId::MXFP4R, 32, 1, 32, W4ROrder::Runs},
-                        {FormatId::MXFP4_FPQR, 32, 1, 32, W4ROrder::Runs},
-                        {FormatId::NVFP4R, 16, 1, 16, W4ROrder::NvPairs},
+  const Case cases[] = {{FormatId::MXFP4R, 32, 1, 32, W4ROrder::RunPairs},
+                        {FormatId::MXFP4_FPQR, 32, 1, 32, W4ROrder::RunPairs},
+                        {FormatId::NVFP4R, 16, 1, 16, W4ROrder::RunPairs},
                         {FormatId::INT4_G32R, 32, 2, 32, W4ROrder::RunPairs},
                         {FormatId::INT4_G64R, 64, 2, 32, W4ROrder::RunPairs}};
   for (const Case& c : cases) {

@@ -21,8 +21,8 @@
 // 3). Hence (k + 1) u A, and (k + 2) u A for MXFP4_FPQ. The bound is
 // relative to A, not to |y|, so cancelling sums cannot make it flaky.
 //
-// The decode entries (KernelTable::matmul_decode: INT4 on integer
-// multiply-adds, int4_planes_avx512.cpp) also round each activation that lies
+// The decode entries (KernelTable::matmul_decode: 4-bit weights on integer
+// multiply-adds, w4_planes_avx512.cpp) also round each activation that lies
 // more than 14 binades below the largest of its group of 8 to a multiple of
 // 2^(E-21), E that largest one's exponent: at most 2^(E-22) off. The groups
 // lie inside runs of 32 elements, so plane_rounding() bounds that by
@@ -503,15 +503,29 @@ TEST_F(Fp4Harness, ResultsDoNotDependOnThreadCount) {
   }
 }
 
+// Sets the code of element j of a block (as the file holds it: the scale
+// field first, then runs of 32 (16 for NVFP4) elements, element i of a run
+// in byte i % (run / 2), the high nibble for the run's second half).
+void set_code(FormatId f, uint8_t* blk, int64_t j, uint8_t code) {
+  const bool int4 = f == FormatId::INT4_G32 || f == FormatId::INT4_G64 || f == FormatId::INT4_G128;
+  const int64_t run = f == FormatId::NVFP4 ? 16 : 32, half = run / 2;
+  uint8_t& byte = blk[(int4 ? 2 : 1) + half * (j / run) + j % half];
+  byte = j % run < half ? uint8_t((byte & 0xF0) | code) : uint8_t((byte & 0x0F) | code << 4);
+}
+
 // The decode entries (matmul_decode) hold activations as integers on a grid
 // of 2^(E-21) per group, E the exponent of the group's largest: an activation
 // whose lowest set bit is at or above that grain must come out exact. Every
 // fourth element (one in each of the kernel's groups, whatever their exact
-// shape inside a run of 32) is +-2^E with a zero weight (code 8), the others
-// are odd multiples m 2^(E-21), m < 256 (the finest still exact), with
-// weights (code - 8) d, d in +-{0.5, 1, 2}: the lane sums and every fp32 step
-// after them are then exact, so the output must equal the exact sum. One
-// binade finer (m 2^(E-22)) each such element may be off by 2^(E-22) |w|.
+// shape inside a run of 32) is +-2^E with a zero weight, the others are odd
+// multiples m 2^(E-21), m < 256 (the finest still exact), with weights
+// whose doubled values are integers below 2^5 times a power of two in 2^-1
+// .. 2^1 (INT4: (code - 8) d, d in +-{0.5, 1, 2}; MXFP4: E2M1 x 2^-1 .. 2^1;
+// NVFP4: E2M1 x +-{0.5, 1, 2}): the lane sums and every fp32 step after
+// them are then exact (at most 2^20 grains of 2^(E-23) per row of 256), so
+// the output must equal the exact sum (MXFP4_FPQ: the exact sum / 3, rounded
+// once, as the kernel divides). One binade finer (m 2^(E-22)) each such
+// element may be off by 2^(E-22) |w|.
 TEST_F(Fp4Harness, DecodeEntriesAreExactOnTheirGrid) {
   std::mt19937 rng(5150);
   int checked = 0;
@@ -522,6 +536,10 @@ TEST_F(Fp4Harness, DecodeEntriesAreExactOnTheirGrid) {
       if (!e.planes) continue;
       ++checked;
       const auto& tr = formats::traits(f);
+      const bool fpq = f == FormatId::MXFP4_FPQ;
+      // The values before FPQ's division by 3: MXFP4's, from the same bytes.
+      const auto& undivided = formats::traits(fpq ? FormatId::MXFP4 : f);
+      const uint8_t zero_code = f == FormatId::INT4_G32 || f == FormatId::INT4_G64 || f == FormatId::INT4_G128 ? 8 : 0;
       for (int64_t nb : {128 / tr.block_size, 256 / tr.block_size})
         for (int E : {-40, 0, 3, 25})
           for (int finer : {0, 1}) {
@@ -535,24 +553,28 @@ TEST_F(Fp4Harness, DecodeEntriesAreExactOnTheirGrid) {
             }
             const size_t rb = formats::row_bytes(f, k);
             for (int64_t r = 0; r < rows; ++r)
-              for (int64_t i = 0; i < k; i += 4) {  // zero weight under every 2^E
-                uint8_t* blk = w.data() + size_t(r) * rb + size_t(i / tr.block_size) * tr.block_bytes + 2;
-                uint8_t& byte = blk[16 * ((i % tr.block_size) / 32) + i % 16];
-                byte = (i % 32) < 16 ? uint8_t((byte & 0xF0) | 8) : uint8_t((byte & 0x0F) | 0x80);
+              for (int64_t b = 0; b < nb; ++b) {
+                uint8_t* blk = w.data() + size_t(r) * rb + size_t(b) * tr.block_bytes;
+                if (f == FormatId::NVFP4) blk[0] = uint8_t((rng() & 1) << 7 | (6 + rng() % 3) << 3);  // +-0.5, 1, 2
+                for (int64_t j = 0; j < tr.block_size; j += 4) set_code(f, blk, j, zero_code);  // under every 2^E
               }
             const auto y = run_matmul(e.fn, f, w, x, Case{rows, k, 1, 0, rows}, e.layout);
             for (int64_t r = 0; r < rows; ++r) {
               std::vector<float> wf(static_cast<size_t>(k));
-              tr.to_float(w.data() + size_t(r) * rb, wf.data(), k);
+              undivided.to_float(w.data() + size_t(r) * rb, wf.data(), k);
               double exact = 0, slack = 0;
               for (int64_t i = 0; i < k; ++i) {
                 exact += double(wf[size_t(i)]) * double(x[size_t(i)]);
                 if (i % 4) slack += std::fabs(double(wf[size_t(i)])) * std::ldexp(1.0, E - 22);
               }
+              const double want = fpq ? double(float(exact / 3)) : exact;
               const std::string what = isa + " " + tr.name + (e.layout != FormatId::kCount ? " rearranged" : "") +
                                        " nb=" + std::to_string(nb) + " E=" + std::to_string(E) + " r=" + std::to_string(r);
-              if (!finer) ASSERT_EQ(double(y[size_t(r)]), exact) << what;
-              else ASSERT_LE(std::fabs(double(y[size_t(r)]) - exact), slack + kU * std::fabs(exact)) << what << " finer";
+              if (!finer) ASSERT_EQ(double(y[size_t(r)]), want) << what;
+              else
+                ASSERT_LE(std::fabs(double(y[size_t(r)]) - want), (slack + kU * std::fabs(exact)) / (fpq ? 3 : 1) +
+                                                                      kU * std::fabs(want))
+                    << what << " finer";
             }
           }
     }
