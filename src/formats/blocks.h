@@ -194,7 +194,8 @@ inline constexpr float kE2M1Values[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0
 inline constexpr int8_t kE2M1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
 // E8M0 scale byte b: 2^(b - 127) for b in 0..254 (0 gives the fp32 denormal
-// 2^-127); 0xFF is NaN (a loader rejects it; a NaN block decodes to NaN).
+// 2^-127); 0xFF is NaN (ModelFile::require rejects it in a file; a NaN
+// block decodes to NaN).
 inline float e8m0_to_f32(uint8_t b) {
   if (b == 0xFF) return std::numeric_limits<float>::quiet_NaN();
   if (b == 0) return 0x1p-127f;

@@ -2,6 +2,7 @@
 // type_traits. Adding a format means adding a row and its reference functions.
 // The table is the oracle every SIMD kernel is tested against.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -10,6 +11,13 @@
 #include "core/tensor.h"
 
 namespace nb::formats {
+
+// How a block's scale field is stored, for the load-time check of file data.
+enum class ScaleType : uint8_t { None, F16, E8M0, E4M3 };
+struct ScaleField {
+  ScaleType type = ScaleType::None;
+  uint8_t offset = 0;  // byte offset within the block
+};
 
 struct FormatTraits {
   FormatId id;
@@ -43,6 +51,10 @@ struct FormatTraits {
   // The byte of a row of n elements that SIMD loads want on a 64-byte
   // boundary (kernels::with_kernel_layout places rows so); nullptr: byte 0.
   int64_t (*aligned_at)(int64_t n) = nullptr;
+  // A file format's per-block scale fields (up to two). No encoder writes a
+  // NaN or infinite one for finite weights, so one in a file is corruption:
+  // first_bad_scale finds it at load.
+  std::array<ScaleField, 2> scales{};
 };
 
 // GGUF type ids of nibble's own formats (T2, T1_6) come from a private range
@@ -58,6 +70,10 @@ const FormatTraits* find_by_name(std::string_view name);     // case-insensitive
 size_t row_bytes(FormatId id, int64_t n);
 // Elements of a row of n once padded to whole blocks (n if the format does not pad).
 int64_t padded_cols(FormatId id, int64_t n);
+// Index of the first of nblocks blocks of `id` at data whose scale field is
+// NaN or infinite (E8M0 0xFF, E4M3 0x7F / 0xFF, fp16 exponent all ones), or
+// -1 when there is none (or the format has no scale fields).
+int64_t first_bad_scale(FormatId id, const void* data, int64_t nblocks);
 // Error naming `what` if n is not a whole number of blocks of `id`.
 Status check_row(FormatId id, int64_t n, const char* what);
 // A 2-D weight view over rows×cols of format `id` stored row after row

@@ -171,19 +171,24 @@ float nv_dot(const void* w, const void* a, int64_t n) {
 }  // namespace
 
 FormatTraits rows::mxfp4() {
-  return {FormatId::MXFP4, "mxfp4", 39,           kQKMXFP4,       sizeof(BlockMXFP4), 0,
-          FormatId::BF16,  mx_to_float<1>, mx_from_float<1>, mx_dot<1>};
+  FormatTraits t{FormatId::MXFP4, "mxfp4", 39,           kQKMXFP4,       sizeof(BlockMXFP4), 0,
+                 FormatId::BF16,  mx_to_float<1>, mx_from_float<1>, mx_dot<1>};
+  t.scales[0] = {ScaleType::E8M0, offsetof(BlockMXFP4, e)};
+  return t;
 }
 
 FormatTraits rows::mxfp4_fpq() {
-  return {FormatId::MXFP4_FPQ, "mxfp4_fpq", kPrivateGgufTypeBase + 2, kQKMXFP4,  sizeof(BlockMXFP4), 0,
-          FormatId::BF16,      mx_to_float<3>, mx_from_float<3>,        mx_dot<3>};
+  FormatTraits t{FormatId::MXFP4_FPQ, "mxfp4_fpq", kPrivateGgufTypeBase + 2, kQKMXFP4,  sizeof(BlockMXFP4), 0,
+                 FormatId::BF16,      mx_to_float<3>, mx_from_float<3>,        mx_dot<3>};
+  t.scales[0] = {ScaleType::E8M0, offsetof(BlockMXFP4, e)};
+  return t;
 }
 
 FormatTraits rows::nvfp4() {
   FormatTraits t{FormatId::NVFP4, "nvfp4",     kPrivateGgufTypeBase + 3, kQKNVFP4, sizeof(BlockNVFP4), 0,
                  FormatId::BF16,  nv_to_float, nv_from_float,            nv_dot};
   t.tensor_scale = true;  // dot_i32 stays nullptr: the dot is a float dot; y = dot * TensorView::scale
+  t.scales[0] = {ScaleType::E4M3, offsetof(BlockNVFP4, d)};
   return t;
 }
 

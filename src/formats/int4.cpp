@@ -77,8 +77,10 @@ float int4_dot(const void* w, const void* a, int64_t n) {
 
 template <int G>
 FormatTraits int4_row(FormatId id, const char* name, int32_t gguf) {
-  return {id, name, gguf, G, sizeof(BlockInt4<G>), 0, FormatId::BF16, int4_to_float<G>, int4_from_float<G>,
-          int4_dot<G>};
+  FormatTraits t{id, name, gguf, G, sizeof(BlockInt4<G>), 0, FormatId::BF16, int4_to_float<G>, int4_from_float<G>,
+                 int4_dot<G>};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockInt4<G>, d)};
+  return t;
 }
 
 }  // namespace

@@ -437,13 +437,24 @@ using Q6_KR = RearrangedRow<BlockQ6_K, kQK_K, q6_kr_block, q6_k_to_float, q6_k_f
 }  // namespace
 
 FormatTraits rows::q4_k() {
-  return {FormatId::Q4_K, "q4_k", 12, kQK_K, sizeof(BlockQ4_K), 0, FormatId::Q8_K, q4_k_to_float, q4_k_from_float, q4_k_dot};
+  FormatTraits t{FormatId::Q4_K, "q4_k", 12, kQK_K, sizeof(BlockQ4_K), 0, FormatId::Q8_K, q4_k_to_float, q4_k_from_float,
+                 q4_k_dot};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockQ4_K, d)};
+  t.scales[1] = {ScaleType::F16, offsetof(BlockQ4_K, dmin)};
+  return t;
 }
 FormatTraits rows::q5_k() {
-  return {FormatId::Q5_K, "q5_k", 13, kQK_K, sizeof(BlockQ5_K), 0, FormatId::Q8_K, q5_k_to_float, q5_k_from_float, q5_k_dot};
+  FormatTraits t{FormatId::Q5_K, "q5_k", 13, kQK_K, sizeof(BlockQ5_K), 0, FormatId::Q8_K, q5_k_to_float, q5_k_from_float,
+                 q5_k_dot};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockQ5_K, d)};
+  t.scales[1] = {ScaleType::F16, offsetof(BlockQ5_K, dmin)};
+  return t;
 }
 FormatTraits rows::q6_k() {
-  return {FormatId::Q6_K, "q6_k", 14, kQK_K, sizeof(BlockQ6_K), 0, FormatId::Q8_K, q6_k_to_float, q6_k_from_float, q6_k_dot};
+  FormatTraits t{FormatId::Q6_K, "q6_k", 14, kQK_K, sizeof(BlockQ6_K), 0, FormatId::Q8_K, q6_k_to_float, q6_k_from_float,
+                 q6_k_dot};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockQ6_K, d)};
+  return t;
 }
 
 FormatTraits rows::q4_kr() {

@@ -70,8 +70,10 @@ float q4_0_dot(const void* w, const void* a, int64_t n) {
 static_assert(kQK4_0 == kQK8_0, "Q4_0 dots pair each Q4_0 block with one Q8_0 block");
 
 FormatTraits rows::q4_0() {
-  return {FormatId::Q4_0, "q4_0", 2,           kQK4_0,         sizeof(BlockQ4_0), 0,
-          FormatId::Q8_0, q4_0_to_float, q4_0_from_float, q4_0_dot};
+  FormatTraits t{FormatId::Q4_0, "q4_0", 2,           kQK4_0,         sizeof(BlockQ4_0), 0,
+                 FormatId::Q8_0, q4_0_to_float, q4_0_from_float, q4_0_dot};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockQ4_0, d)};
+  return t;
 }
 
 }  // namespace nb::formats

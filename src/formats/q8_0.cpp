@@ -86,8 +86,10 @@ FormatTraits rows::q8_0r() {
 }
 
 FormatTraits rows::q8_0() {
-  return {FormatId::Q8_0, "q8_0", 8,           kQK8_0,         sizeof(BlockQ8_0), 0,
-          FormatId::Q8_0, q8_0_to_float, q8_0_from_float, q8_0_dot};
+  FormatTraits t{FormatId::Q8_0, "q8_0", 8,           kQK8_0,         sizeof(BlockQ8_0), 0,
+                 FormatId::Q8_0, q8_0_to_float, q8_0_from_float, q8_0_dot};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockQ8_0, d)};
+  return t;
 }
 
 }  // namespace nb::formats

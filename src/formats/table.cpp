@@ -90,6 +90,28 @@ int64_t padded_cols(FormatId id, int64_t n) {
   return t.pads_rows ? (n + t.block_size - 1) / t.block_size * t.block_size : n;
 }
 
+namespace {
+bool bad_scale(ScaleType type, const uint8_t* s) {
+  switch (type) {
+    case ScaleType::F16: return (s[1] & 0x7C) == 0x7C;  // little-endian: the exponent's bits in the high byte
+    case ScaleType::E8M0: return s[0] == 0xFF;
+    case ScaleType::E4M3: return (s[0] & 0x7F) == 0x7F;
+    case ScaleType::None: return false;
+  }
+  return false;
+}
+}  // namespace
+
+int64_t first_bad_scale(FormatId id, const void* data, int64_t nblocks) {
+  const FormatTraits& t = traits(id);
+  if (t.scales[0].type == ScaleType::None) return -1;
+  const uint8_t* blk = static_cast<const uint8_t*>(data);
+  for (int64_t b = 0; b < nblocks; ++b, blk += t.block_bytes)
+    for (const ScaleField& f : t.scales)
+      if (bad_scale(f.type, blk + f.offset)) return b;
+  return -1;
+}
+
 Status check_row(FormatId id, int64_t n, const char* what) {
   const FormatTraits& t = traits(id);
   if (n <= 0 || (!t.pads_rows && n % t.block_size != 0)) {

@@ -194,12 +194,14 @@ float t_dot(const void* w, const void* a, int64_t n) {
 FormatTraits rows::tq1_0() {
   FormatTraits t{FormatId::TQ1_0, "tq1_0", 34, kQK_K, sizeof(BlockTQ1_0), 0, FormatId::Q8_K,
                  tq1_0_to_float, tq1_0_from_float, tq_dot<BlockTQ1_0, tq1_trit>};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockTQ1_0, d)};
   return t;
 }
 
 FormatTraits rows::tq2_0() {
   FormatTraits t{FormatId::TQ2_0, "tq2_0", 35, kQK_K, sizeof(BlockTQ2_0), 0, FormatId::Q8_K,
                  tq2_0_to_float, tq2_0_from_float, tq_dot<BlockTQ2_0, tq2_trit>};
+  t.scales[0] = {ScaleType::F16, offsetof(BlockTQ2_0, d)};
   return t;
 }
 

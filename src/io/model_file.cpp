@@ -190,6 +190,19 @@ Result<TensorView> ModelFile::require(const std::string& name, std::initializer_
     return Status::Error(strfmt("%s: tensor '%s': expected shape %s, found %s (%s)", t->file.c_str(), name.c_str(),
                                 shape_of(shape).c_str(), shape_string(t->view).c_str(),
                                 formats::traits(t->view.format).name));
+  // Block scales that no encoder writes (NaN, infinite) mean corrupt data:
+  // caught here, before any kernel turns them into NaN outputs.
+  const formats::FormatTraits& ft = formats::traits(t->view.format);
+  if (ft.scales[0].type != formats::ScaleType::None && t->view.data) {
+    const int64_t blocks = int64_t(t->bytes / ft.block_bytes), bad = formats::first_bad_scale(ft.id, t->view.data, blocks);
+    if (bad >= 0) {
+      const int64_t per_row = t->view.cols() / ft.block_size;
+      return Status::Error(strfmt("%s: tensor '%s' (%s): block %lld (row %lld) has a NaN or infinite scale: the file is "
+                                  "corrupt",
+                                  t->file.c_str(), name.c_str(), ft.name, (long long)bad,
+                                  (long long)(per_row > 0 ? bad / per_row : 0)));
+    }
+  }
   return t->view;
 }
 

@@ -321,6 +321,76 @@ TEST(FormatTable, RowsMatchGgufAndBlockStructs) {
   }
 }
 
+// The scale fields each file format declares (checked at load): every
+// block-scaled file format has them, where its block struct keeps them, and
+// first_bad_scale finds a NaN or infinite one in any block and field, and
+// nothing in blocks encoded from finite weights.
+TEST(FormatTable, FirstBadScaleFindsCorruptScales) {
+  struct Case {
+    FormatId id;
+    std::vector<ScaleField> fields;
+  };
+  const Case cases[] = {
+      {FormatId::Q8_0, {{ScaleType::F16, offsetof(BlockQ8_0, d)}}},
+      {FormatId::Q4_0, {{ScaleType::F16, offsetof(BlockQ4_0, d)}}},
+      {FormatId::Q4_K, {{ScaleType::F16, offsetof(BlockQ4_K, d)}, {ScaleType::F16, offsetof(BlockQ4_K, dmin)}}},
+      {FormatId::Q5_K, {{ScaleType::F16, offsetof(BlockQ5_K, d)}, {ScaleType::F16, offsetof(BlockQ5_K, dmin)}}},
+      {FormatId::Q6_K, {{ScaleType::F16, offsetof(BlockQ6_K, d)}}},
+      {FormatId::TQ1_0, {{ScaleType::F16, offsetof(BlockTQ1_0, d)}}},
+      {FormatId::TQ2_0, {{ScaleType::F16, offsetof(BlockTQ2_0, d)}}},
+      {FormatId::MXFP4, {{ScaleType::E8M0, offsetof(BlockMXFP4, e)}}},
+      {FormatId::MXFP4_FPQ, {{ScaleType::E8M0, offsetof(BlockMXFP4, e)}}},
+      {FormatId::NVFP4, {{ScaleType::E4M3, offsetof(BlockNVFP4, d)}}},
+      {FormatId::INT4_G32, {{ScaleType::F16, 0}}},
+      {FormatId::INT4_G64, {{ScaleType::F16, 0}}},
+      {FormatId::INT4_G128, {{ScaleType::F16, 0}}},
+  };
+  std::mt19937 rng(11);
+  for (const Case& c : cases) {
+    const FormatTraits& t = traits(c.id);
+    SCOPED_TRACE(t.name);
+    for (size_t i = 0; i < 2; ++i) {
+      const ScaleField want = i < c.fields.size() ? c.fields[i] : ScaleField{};
+      EXPECT_EQ(t.scales[i].type, want.type) << i;
+      EXPECT_EQ(t.scales[i].offset, want.offset) << i;
+    }
+    const int64_t nb = 7;
+    std::vector<float> x(size_t(nb * t.block_size));
+    std::normal_distribution<float> nd(0.0f, 3.0f);
+    for (float& v : x) v = nd(rng);
+    x[5] = 0.0f;
+    std::fill(x.begin() + t.block_size, x.begin() + 2 * t.block_size, 0.0f);  // an all-zero block
+    std::vector<uint8_t> good(size_t(nb) * t.block_bytes);
+    t.from_float(x.data(), good.data(), nb * t.block_size);
+    EXPECT_EQ(first_bad_scale(c.id, good.data(), nb), -1);
+    for (const ScaleField& f : c.fields) {
+      std::vector<std::vector<uint8_t>> bad_values;
+      if (f.type == ScaleType::F16) bad_values = {{0x00, 0x7C}, {0x00, 0xFC}, {0x01, 0x7E}, {0xFF, 0xFF}};  // +-inf, NaNs
+      if (f.type == ScaleType::E8M0) bad_values = {{0xFF}};
+      if (f.type == ScaleType::E4M3) bad_values = {{0x7F}, {0xFF}};
+      for (const auto& v : bad_values)
+        for (int64_t b : {int64_t(0), int64_t(4), nb - 1}) {
+          std::vector<uint8_t> w = good;
+          std::memcpy(w.data() + size_t(b) * t.block_bytes + f.offset, v.data(), v.size());
+          EXPECT_EQ(first_bad_scale(c.id, w.data(), nb), b) << "field at " << int(f.offset) << " block " << b;
+          EXPECT_EQ(first_bad_scale(c.id, w.data(), b), -1) << "blocks before it";
+        }
+    }
+    // The largest finite scales are not flagged.
+    std::vector<uint8_t> w = good;
+    for (const ScaleField& f : c.fields) {
+      uint8_t* p = w.data() + 2 * t.block_bytes + f.offset;
+      if (f.type == ScaleType::F16) p[0] = 0xFF, p[1] = 0x7B;  // 65504
+      if (f.type == ScaleType::E8M0) p[0] = 0xFE;
+      if (f.type == ScaleType::E4M3) p[0] = 0xFE;  // -448
+    }
+    EXPECT_EQ(first_bad_scale(c.id, w.data(), nb), -1);
+  }
+  // Formats without scale fields.
+  for (FormatId f : {FormatId::F32, FormatId::F16, FormatId::BF16, FormatId::T2, FormatId::T1_6})
+    EXPECT_EQ(traits(f).scales[0].type, ScaleType::None) << traits(f).name;
+}
+
 TEST(FormatTable, LookupByGgufTypeAndName) {
   for (const ExpectedRow& e : kExpected) {
     SCOPED_TRACE(e.name);

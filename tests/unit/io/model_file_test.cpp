@@ -1,6 +1,7 @@
 // ModelFile getters, require(), MetaValue printing and open_model's sniffing.
 #include <gtest/gtest.h>
 
+#include "formats/format.h"
 #include "io/gguf_writer.h"
 #include "io_test_util.h"
 #include "support/test_support.h"
@@ -67,6 +68,43 @@ TEST(IoModelFile, Require) {
   EXPECT_NE(m.find("late"), nullptr);
   EXPECT_TRUE(m.build_index().ok());
   EXPECT_NE(m.find("late"), nullptr);
+}
+
+// A quantized tensor whose block scale is NaN or infinite (no encoder writes
+// one) is corrupt: require() names the file, the tensor, the block and row.
+TEST(IoModelFile, RequireRejectsCorruptBlockScales) {
+  std::vector<float> x(3 * 64);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 7) - 3);
+  for (FormatId f : {FormatId::Q4_0, FormatId::MXFP4, FormatId::Q4_K}) {
+    const auto& tr = formats::traits(f);
+    const int64_t cols = f == FormatId::Q4_K ? 256 : 64, rows = 3;
+    std::vector<float> xs(size_t(rows * cols));
+    for (size_t i = 0; i < xs.size(); ++i) xs[i] = x[i % x.size()];
+    std::vector<uint8_t> data(formats::row_bytes(f, cols) * size_t(rows));
+    tr.from_float(xs.data(), data.data(), rows * cols);
+    ModelFile m;
+    m.path = "m.gguf";
+    TensorInfo t;
+    t.name = "blk.0.attn_q.weight";
+    t.file = "m.gguf";
+    t.view.format = f;
+    t.view.ndim = 2;
+    t.view.shape[0] = rows;
+    t.view.shape[1] = cols;
+    t.view.data = data.data();
+    t.bytes = data.size();
+    m.tensors.push_back(t);
+    ASSERT_TRUE(m.build_index().ok());
+    EXPECT_TRUE(m.require(t.name, {rows, cols}).ok()) << tr.name;
+    const int64_t per_row = cols / tr.block_size, bad = per_row * 2 + per_row - 1;  // the last block of row 2
+    uint8_t* s = data.data() + size_t(bad) * tr.block_bytes + tr.scales[0].offset;
+    if (f == FormatId::MXFP4) s[0] = 0xFF;
+    else s[0] = 0x00, s[1] = 0x7C;  // +inf
+    EXPECT_TRUE(FailsWith(m.require(t.name, {rows, cols}), "m.gguf: tensor 'blk.0.attn_q.weight' (" +
+                                                               std::string(tr.name) + "): block " + std::to_string(bad) +
+                                                               " (row 2) has a NaN or infinite scale"))
+        << tr.name;
+  }
 }
 
 TEST(IoModelFile, BuildIndexNamesDuplicates) {
