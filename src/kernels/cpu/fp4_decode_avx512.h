@@ -127,12 +127,19 @@ inline __m512i lane_nibble_shifts() {
 // of nblk <= kBlocksPerStep blocks (missing blocks give zero weights or, for
 // INT4, values that meet zero activations). kScaled: the vectors hold the
 // exact weights; otherwise code values, to be scaled per block.
-// Tags (index bits above the code) for the table of a vector's second block
-// (MXFP4: lanes 2, 3) or of each lane's block (NVFP4: lane L's block is table
-// L of four), as words (file layout: one vector at a time) and as bytes (a
-// W4R line: both bytes of each word, so that a shift by 8 keeps them).
-inline __m512i mx_tag_words() { return _mm512_set_epi64(0x0010001000100010ll, 0x0010001000100010ll, 0x0010001000100010ll, 0x0010001000100010ll, 0, 0, 0, 0); }
-inline __m512i mx_tag_bytes() { return _mm512_set_epi64(0x1010101010101010ll, 0x1010101010101010ll, 0x1010101010101010ll, 0x1010101010101010ll, 0, 0, 0, 0); }
+// Tags (vpermt2w index bits above the code) for the table of a vector's
+// second block (MXFP4: lanes 2, 3, bit 5: the second register) or of each
+// lane's block (NVFP4: lane L's block is table L of four, bits 4, 5), as
+// words (file layout: one vector at a time) and as bytes (a W4R line: both
+// bytes of each word, so that a shift by 8 keeps them).
+inline __m512i mx_tag_words() {
+  return _mm512_set_epi64(0x0020002000200020ll, 0x0020002000200020ll, 0x0020002000200020ll, 0x0020002000200020ll, 0, 0,
+                          0, 0);
+}
+inline __m512i mx_tag_bytes() {
+  return _mm512_set_epi64(0x2020202020202020ll, 0x2020202020202020ll, 0x2020202020202020ll, 0x2020202020202020ll, 0, 0,
+                          0, 0);
+}
 inline __m512i nv_tag_words() {
   return _mm512_set_epi64(0x0030003000300030ll, 0x0030003000300030ll, 0x0020002000200020ll, 0x0020002000200020ll,
                           0x0010001000100010ll, 0x0010001000100010ll, 0, 0);
@@ -157,25 +164,24 @@ struct MxW {
   static constexpr int kBlocksPerStep = 2, kVecs = 2;
   static constexpr bool kScaled = true;
   // RunPairs, as INT4-g32: each vector holds block A in lanes 0, 1 and B in
-  // lanes 2, 3, which index the second half of a two-block table (tag bit 4).
+  // lanes 2, 3, whose tag picks the second of vpermt2w's two tables.
   static constexpr const Words& kOrder = kPairOrder;
   static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
     constexpr size_t q = offsetof(BlockMXFP4, qs), e = offsetof(BlockMXFP4, e);
     runs(a + q, nblk == 2 ? a + kBytes + q : nullptr, a[e], nblk == 2 ? a[kBytes + e] : 0, t, w);
   }
-  // The bf16 values of blocks A (words 0..15) and B (16..31); the tables
-  // hold each block's 16 values twice.
-  static __m512i table(uint8_t ea, uint8_t eb, const Fp4Tables& t) {
-    return _mm512_mask_loadu_epi16(load_table(t.mxfp4_bf16[ea]), 0xFFFF0000u, t.mxfp4_bf16[eb]);
+  // The vectors' codes v through blocks A's and B's tables (two plain
+  // 32-byte loads: one merged register, a masked load, was slower on Zen 5).
+  static __m512i lookup(__m512i v, uint8_t ea, uint8_t eb, const Fp4Tables& t) {
+    return _mm512_permutex2var_epi16(load_table16(t.mxfp4_bf16[ea]), v, load_table16(t.mxfp4_bf16[eb]));
   }
   // Blocks A and B from their 16 code bytes and scale bytes (B's codes null
   // when there is no B: zero codes, and eb = 0 gives zero weights).
   static void runs(const uint8_t* qa, const uint8_t* qb, uint8_t ea, uint8_t eb, const Fp4Tables& t, __m512i* w) {
-    const __m512i tab = table(ea, eb, t);
     __m512i v0, v1;
     split_nibbles(two_groups(qa, qb), v0, v1);
-    w[0] = _mm512_permutexvar_epi16(tagged(v0, mx_tag_words()), tab);
-    w[1] = _mm512_permutexvar_epi16(tagged(v1, mx_tag_words()), tab);
+    w[0] = lookup(tagged(v0, mx_tag_words()), ea, eb, t);
+    w[1] = lookup(tagged(v1, mx_tag_words()), ea, eb, t);
   }
   // A W4R row's last blocks (codes q, scales e), as weights() would.
   static void tail(const uint8_t* q, const uint8_t* e, int nblk, const Fp4Tables& t, __m512i* w) {
@@ -186,9 +192,8 @@ struct MxW {
   // Step u (0, 1) of a W4R chunk (its scale bytes e): blocks 2u and 2u + 1,
   // as weights() makes them from the file's step.
   static void chunk_step(const __m512i* p, int u, const uint8_t* e, const Fp4Tables& t, __m512i* w) {
-    const __m512i tab = table(e[2 * u], e[2 * u + 1], t);
-    w[0] = _mm512_permutexvar_epi16(line_step(p, u, 0), tab);
-    w[1] = _mm512_permutexvar_epi16(line_step(p, u, 1), tab);
+    w[0] = lookup(line_step(p, u, 0), e[2 * u], e[2 * u + 1], t);
+    w[1] = lookup(line_step(p, u, 1), e[2 * u], e[2 * u + 1], t);
   }
   // The 1/3 is applied once per output (the reference divides its sum by 3).
   static float finish(float y) { return Div == 1 ? y : y / float(Div); }
