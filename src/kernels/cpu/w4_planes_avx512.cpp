@@ -21,7 +21,7 @@
 // v_i = a0 * 2^16 + a1 * 2^8 + a2 with a1, a2 in [-128, 127] and a0 in
 // [-64, 64]. Each weight is an unsigned byte c_i = q_i + o: INT4 the code
 // itself (q = code - 8, o = 8); E2M1 twice its value (kE2M1Doubled: q in
-// [-12, 12], o = 12), from the code by one in-lane byte lookup. Per 32-bit
+// [-12, 12], o = 12), from the code by one byte lookup (VPERMB). Per 32-bit
 // lane, VPDPBUSD (c as the unsigned operand, one digit plane as the signed
 // one) gives S_p = sum c * a_p, one plane after the other in one chain with
 // a shift by 8 between planes (as fast as three chains joined after, with
@@ -38,8 +38,9 @@
 // kernels::matmul's.
 //
 // Layouts (formats/blocks.h). Each step is 128 codes in one 64-byte line:
-// an AND and a shift give the low and high nibbles as two byte vectors, and
-// each 32-bit lane of them must meet elements of one block (the group).
+// an AND and a shift give the low and high nibbles as two byte vectors
+// (E2M1: the shift alone, the lookup ignoring the bits above), and each
+// 32-bit lane of them must meet elements of one block (the group).
 //  * INT4-g128 blocks are a 2-byte fp16 scale and 64 code bytes; code byte j
 //    holds element 32 (j / 16) + j % 16 in its low nibble and that + 16 in
 //    its high one. Lane i = 4c + q meets elements 32c + 4q + {0..3} and
