@@ -105,7 +105,7 @@ bool bad_scale(const uint8_t* s) {
 // of every row's fields would show). A switch per block ran at half
 // the speed: 5.5 GB/s of blocks on one core, warm).
 template <ScaleType A, ScaleType B>
-int64_t scan(const uint8_t* blk, int64_t nblocks, size_t bytes, const ScaleField (&f)[2]) {
+int64_t scan(const uint8_t* blk, int64_t nblocks, size_t bytes, const std::array<ScaleField, 2>& f) {
   const uint8_t *a = blk + f[0].offset, *b = blk + f[1].offset;
   for (int64_t i = 0; i < nblocks; ++i, a += bytes, b += bytes)
     if (bad_scale<A>(a) || bad_scale<B>(b)) return i;
@@ -117,7 +117,7 @@ int64_t scan(const uint8_t* blk, int64_t nblocks, size_t bytes, const ScaleField
 int64_t first_bad_scale(FormatId id, const void* data, int64_t nblocks) {
   const FormatTraits& t = traits(id);
   const uint8_t* blk = static_cast<const uint8_t*>(data);
-  const ScaleField f[2] = {t.scales[0], t.scales[1]};
+  const std::array<ScaleField, 2>& f = t.scales;
   using S = ScaleType;
   switch (f[0].type) {
     case S::F16:

@@ -9,6 +9,7 @@
 #pragma once
 #include <immintrin.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -220,15 +221,20 @@ struct NvW {
   static constexpr const Words& kOrder = kPairOrder;
   static void weights(const uint8_t* a, int nblk, const Fp4Tables& t, __m512i* w) {
     const __m512i b = _mm512_maskz_loadu_epi8(~0ull >> (64 - nblk * kBytes), a);
-    const uint8_t d[4] = {a[0], uint8_t(nblk > 1 ? a[kBytes] : 0), uint8_t(nblk > 2 ? a[2 * kBytes] : 0),
-                          uint8_t(nblk > 3 ? a[3 * kBytes] : 0)};
-    lanes(_mm512_permutexvar_epi8(_mm512_load_si512(kNvFileBytes.b), b), d, t, w);
+    lanes(_mm512_permutexvar_epi8(_mm512_load_si512(kNvFileBytes.b), b), step_scales(a, kBytes, nblk).data(), t, w);
   }
   // A W4R row's last blocks: their 8 code bytes one after the other at q,
   // their scale bytes at d.
   static void tail(const uint8_t* q, const uint8_t* d, int nblk, const Fp4Tables& t, __m512i* w) {
-    const uint8_t dd[4] = {d[0], uint8_t(nblk > 1 ? d[1] : 0), uint8_t(nblk > 2 ? d[2] : 0), uint8_t(nblk > 3 ? d[3] : 0)};
-    lanes(_mm512_permutexvar_epi8(_mm512_load_si512(kNvRunBytes.b), load_bytes(q, 8 * nblk)), dd, t, w);
+    lanes(_mm512_permutexvar_epi8(_mm512_load_si512(kNvRunBytes.b), load_bytes(q, 8 * nblk)), step_scales(d, 1, nblk).data(),
+          t, w);
+  }
+  // The step's 4 scale bytes, `stride` apart from p; 0 (zero weights) past
+  // its nblk blocks.
+  static std::array<uint8_t, 4> step_scales(const uint8_t* p, size_t stride, int nblk) {
+    std::array<uint8_t, 4> d{};
+    for (int i = 0; i < nblk; ++i) d[size_t(i)] = p[size_t(i) * stride];
+    return d;
   }
   // Two registers of two 16-word tables: blocks 0, 1 and 2, 3 (scale bytes d;
   // missing blocks have d = 0, zero weights).

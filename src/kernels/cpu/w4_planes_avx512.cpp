@@ -161,7 +161,7 @@ void pack_g128(const uint16_t* x, int64_t steps, BlockPlanes* out) {
   }
 }
 
-// INT4-g32/g64 W4R chunks: natural vector n = 4h + a (elements 16n ..
+// W4R chunks (RunPairs): natural vector n = 4h + a (elements 16n ..
 // 16n + 15) feeds shuffled bytes 16a + 8h + 0..7, its even elements the low
 // plane and its odd ones the high plane; its halves are lanes 4a + 2h and
 // 4a + 2h + 1.
@@ -236,10 +236,12 @@ struct G128 {
 };
 
 // W4R rows (RunPairs): nb = k / G scale fields of S bytes, then the 64-byte
-// chunks. Lane 4a + d of a step meets elements 64 (d / 2) + 16a + 8 (d % 2)
-// + 0..7 (above).
-template <int G, int S>
+// chunks of weights Values. Lane 4a + d of a step meets elements 64 (d / 2)
+// + 16a + 8 (d % 2) + 0..7 (above).
+template <int G, int S, class Values>
 struct Pairs {
+  using W = Values;
+  static constexpr auto pack = pack_w4r<W>;
   static const uint8_t* codes(const uint8_t* row, int64_t k, int64_t b) { return row + S * (k / G) + 64 * b; }
   static const uint8_t* scale_bytes(const uint8_t* row, int64_t b) { return row + S * (kStep / G) * b; }
   static __m512i arrange(__m512i c) {
@@ -247,10 +249,9 @@ struct Pairs {
   }
 };
 template <int G>
-struct Int4Pairs : Pairs<G, 2> {
-  using W = Int4Values;
+struct Int4Pairs : Pairs<G, 2, Int4Values> {
   static __m512 scales(const uint8_t* row, int64_t, int64_t b) {
-    const uint8_t* s = Pairs<G, 2>::scale_bytes(row, b);
+    const uint8_t* s = Int4Pairs::scale_bytes(row, b);
     if constexpr (G == 64) {  // lanes 4a + d: block d / 2
       int32_t two;
       std::memcpy(&two, s, 4);
@@ -260,7 +261,6 @@ struct Int4Pairs : Pairs<G, 2> {
       return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 2, 2, 0, 0, 2, 2, 1, 1, 3, 3, 1, 1, 3, 3), four);
     }
   }
-  static constexpr auto pack = pack_w4r<W>;
 };
 // The control of a vpshufb that moves scale byte sel(a, d) (of a broadcast)
 // to bits 24..31 of lane 4a + d, zeroing the rest.
@@ -278,8 +278,7 @@ constexpr Select top_byte_select(Sel sel) {
 // 2 (d / 2) + a / 2. e << 23 is the fp32 2^(e-127) for e = 1..254; e = 0
 // (2^-127) gives 0, as the bf16 kernels' vdpbf16ps, which treats that
 // subnormal weight as zero; e = 255 gives +inf, made NaN (the format's value).
-struct MxPairs : Pairs<32, 1> {
-  using W = E2M1Values;
+struct MxPairs : Pairs<32, 1, E2M1Values> {
   static __m512 scales(const uint8_t* row, int64_t, int64_t b) {
     static constexpr Select kSel = top_byte_select([](int a, int d) { return 2 * (d / 2) + a / 2; });
     const __m512i sel = _mm512_load_si512(kSel.c);
@@ -289,15 +288,13 @@ struct MxPairs : Pairs<32, 1> {
     // vfixupimmps: +inf (token 5) -> QNaN (response 3), all else kept (1).
     return _mm512_fixupimm_ps(_mm512_castsi512_ps(bits), _mm512_castsi512_ps(bits), _mm512_set1_epi32(0x11311111), 0);
   }
-  static constexpr auto pack = pack_w4r<W>;
 };
 // NVFP4: the 8 E4M3 bytes of a chunk's blocks; lane 4a + d holds block
 // 4 (d / 2) + a. Byte b placed as fp32 bits (b & 0x80) << 24 | (b & 0x7F)
 // << 20 is the E4M3 value times 2^-120 (subnormal E4M3 codes become fp32
 // subnormals, exactly), so one exact product by 2^120 gives the value;
 // 0x7F / 0xFF (NaN) are made NaN.
-struct NvPairs : Pairs<16, 1> {
-  using W = E2M1Values;
+struct NvPairs : Pairs<16, 1, E2M1Values> {
   static __m512 scales(const uint8_t* row, int64_t, int64_t b) {
     static constexpr Select kSel = top_byte_select([](int a, int d) { return 4 * (d / 2) + a; });
     const __m512i sel = _mm512_load_si512(kSel.c);
@@ -310,7 +307,6 @@ struct NvPairs : Pairs<16, 1> {
                                                   _mm512_set1_epi32(0x7F000000));
     return _mm512_mask_mov_ps(v, nan, _mm512_set1_ps(__builtin_nanf("")));
   }
-  static constexpr auto pack = pack_w4r<W>;
 };
 
 // Rows w + j * stride (j < R) against the packed activations a: y[j * ys].
